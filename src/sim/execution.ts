@@ -1,0 +1,281 @@
+/**
+ * One execution: a set of tasks, the shared objects they touch, and the loop that runs them.
+ *
+ * Protocol: create an Execution with a Decider (the strategy's oracle) and options; let the model
+ * build its state with `newObject`/`spawn` (setup runs outside any task); then call `run()` once.
+ * At every scheduling point the engine computes the enabled tasks; with one, it runs it; with
+ * several, it asks the decider. `choose` is answered by the decider as soon as it is reached.
+ *
+ * Invariants: all state of a run lives in its Execution (and the model objects created for it);
+ * the same decider answers give the same run, event for event. A decision is recorded only where
+ * there was more than one option, together with the default option (keep running the current
+ * task if it can, else the lowest enabled id; 0 for a choose), which is what tokens encode.
+ *
+ * It knows nothing about what the tasks model.
+ */
+import { ModelAssertion } from './errors.ts';
+import type { SimEvent } from './events.ts';
+import type { Access, ObjectId, Op, Sched, TaskId, VisibleOp } from './op.ts';
+
+/** The engine as seen by the model: object ids, tasks, notes, and per-execution storage. */
+export interface Sim {
+  /** The running task; null during setup. */
+  readonly current: TaskId | null;
+  readonly tracing: boolean;
+  newObject(name: string): ObjectId;
+  objectName(id: ObjectId): string;
+  taskName(id: TaskId): string;
+  spawn(name: string, body: () => Sched<unknown>): TaskId;
+  /** Records free text on the timeline of the running task (no-op when not tracing). */
+  note(text: string): void;
+  /** Appends a result to the label of the running task's last operation, e.g. `= 3`. */
+  annotate(text: string): void;
+  /** Ends the execution with a model assertion. */
+  fail(message: string): never;
+  /** Storage for one execution, keyed by a module's own symbol. */
+  local<T>(key: symbol, init: () => T): T;
+}
+
+/** The oracle a strategy gives an execution. */
+export interface Decider {
+  /** `enabled` is ascending; `dflt` is the default pick. Must return a member of `enabled`. */
+  pickTask(enabled: readonly TaskId[], current: TaskId | null, dflt: TaskId): TaskId;
+  /** Returns a value in [0, n); n >= 2. */
+  pickChoice(n: number, label: string, task: TaskId): number;
+}
+
+export interface Decision {
+  readonly kind: 'task' | 'choose';
+  readonly value: number;
+  readonly dflt: number;
+}
+
+export interface BlockedTask {
+  readonly task: string;
+  readonly waitsFor: string;
+}
+
+export type Outcome =
+  | { kind: 'complete' }
+  | { kind: 'deadlock'; blocked: readonly BlockedTask[] }
+  | { kind: 'assertion'; task: string; message: string }
+  | { kind: 'crash'; task: string; message: string }
+  | { kind: 'monitor'; message: string }
+  | { kind: 'step-limit'; stepsMax: number };
+
+export interface ExecutionResult {
+  readonly outcome: Outcome;
+  readonly steps: number;
+  readonly preemptions: number;
+  readonly decisions: readonly Decision[];
+  readonly events: readonly SimEvent[];
+  readonly taskNames: readonly string[];
+}
+
+export interface RunOptions {
+  readonly stepsMax: number;
+  readonly trace: boolean;
+  /** Checked after every step; a string ends the execution as a violation. */
+  readonly monitor?: (() => string | null) | undefined;
+}
+
+interface TaskState {
+  readonly id: TaskId;
+  readonly name: string;
+  readonly gen: Sched<unknown>;
+  pending: VisibleOp | null;
+  lastOpEvent: { label: string } | null;
+}
+
+const START: VisibleOp = { kind: 'op', label: 'start', access: [] as readonly Access[] };
+
+export class Execution implements Sim {
+  current: TaskId | null = null;
+  readonly tracing: boolean;
+  private readonly tasks: TaskState[] = [];
+  private readonly objectNames: string[] = [];
+  private readonly events: SimEvent[] = [];
+  private readonly decisions: Decision[] = [];
+  private readonly locals = new Map<symbol, unknown>();
+  private steps = 0;
+  private preemptions = 0;
+  private ran = false;
+
+  private readonly decider: Decider;
+  private readonly options: RunOptions;
+
+  constructor(decider: Decider, options: RunOptions) {
+    this.decider = decider;
+    this.options = options;
+    this.tracing = options.trace;
+  }
+
+  newObject(name: string): ObjectId {
+    this.objectNames.push(name);
+    return this.objectNames.length - 1;
+  }
+
+  objectName(id: ObjectId): string {
+    return this.objectNames[id] ?? `#${id}`;
+  }
+
+  taskName(id: TaskId): string {
+    return this.tasks[id]?.name ?? `task${id}`;
+  }
+
+  spawn(name: string, body: () => Sched<unknown>): TaskId {
+    const id = this.tasks.length;
+    this.tasks.push({ id, name, gen: body(), pending: START, lastOpEvent: null });
+    if (this.tracing)
+      this.events.push({ kind: 'spawn', step: this.steps, task: this.current, child: id, name });
+    return id;
+  }
+
+  note(text: string): void {
+    if (this.tracing) this.events.push({ kind: 'note', step: this.steps, task: this.current, text });
+  }
+
+  annotate(text: string): void {
+    if (!this.tracing || this.current === null) return;
+    const ev = this.tasks[this.current]?.lastOpEvent;
+    if (ev) ev.label = `${ev.label} ${text}`;
+  }
+
+  fail(message: string): never {
+    throw new ModelAssertion(message);
+  }
+
+  local<T>(key: symbol, init: () => T): T {
+    if (!this.locals.has(key)) this.locals.set(key, init());
+    return this.locals.get(key) as T;
+  }
+
+  /** Runs the execution to its end. May be called once. */
+  run(): ExecutionResult {
+    if (this.ran) throw new Error('Execution.run() called twice');
+    this.ran = true;
+    const outcome = this.loop();
+    this.current = null;
+    return {
+      outcome,
+      steps: this.steps,
+      preemptions: this.preemptions,
+      decisions: this.decisions,
+      events: this.events,
+      taskNames: this.tasks.map((t) => t.name),
+    };
+  }
+
+  private loop(): Outcome {
+    const { stepsMax, monitor } = this.options;
+    const enabled: TaskId[] = [];
+    for (;;) {
+      enabled.length = 0;
+      let live = 0;
+      let currentEnabled = false;
+      for (const t of this.tasks) {
+        const p = t.pending;
+        if (p === null) continue;
+        live++;
+        let ok: boolean;
+        try {
+          ok = p.enabled === undefined || p.enabled();
+        } catch (e) {
+          return this.failure(t, e);
+        }
+        if (ok) {
+          enabled.push(t.id);
+          if (t.id === this.current) currentEnabled = true;
+        }
+      }
+      if (enabled.length === 0) {
+        if (live === 0) return { kind: 'complete' };
+        return { kind: 'deadlock', blocked: this.blockedTasks() };
+      }
+      if (this.steps >= stepsMax) return { kind: 'step-limit', stepsMax };
+      const dflt = currentEnabled ? (this.current as TaskId) : (enabled[0] as TaskId);
+      let pick = dflt;
+      if (enabled.length > 1) {
+        pick = this.decider.pickTask(enabled, this.current, dflt);
+        if (!enabled.includes(pick)) throw new Error(`decider picked task ${pick}, not enabled`);
+        this.decisions.push({ kind: 'task', value: pick, dflt });
+        if (currentEnabled && pick !== this.current) this.preemptions++;
+      }
+      const task = this.tasks[pick] as TaskState;
+      const opDone = task.pending as VisibleOp;
+      this.steps++;
+      this.current = pick;
+      if (this.tracing) {
+        const ev = {
+          kind: 'op' as const,
+          step: this.steps,
+          task: pick,
+          label: opDone.label,
+          access: opDone.access,
+        };
+        this.events.push(ev);
+        task.lastOpEvent = ev;
+      }
+      const bad = this.advance(task);
+      if (bad) return bad;
+      if (monitor) {
+        const message = monitor();
+        if (message !== null) return { kind: 'monitor', message };
+      }
+    }
+  }
+
+  /** Resumes a task until its next visible operation or its end. */
+  private advance(task: TaskState): Outcome | null {
+    let resume = task.id;
+    for (;;) {
+      let r: IteratorResult<Op, unknown>;
+      try {
+        r = task.gen.next(resume);
+      } catch (e) {
+        task.pending = null;
+        return this.failure(task, e);
+      }
+      if (r.done === true) {
+        task.pending = null;
+        if (this.tracing) this.events.push({ kind: 'exit', step: this.steps, task: task.id });
+        return null;
+      }
+      const next = r.value;
+      if (next.kind === 'op') {
+        task.pending = next;
+        return null;
+      }
+      const value = this.decider.pickChoice(next.n, next.label, task.id);
+      if (!Number.isInteger(value) || value < 0 || value >= next.n)
+        throw new Error(`decider answered ${value} to choose(${next.n})`);
+      this.decisions.push({ kind: 'choose', value, dflt: 0 });
+      if (this.tracing)
+        this.events.push({
+          kind: 'choose',
+          step: this.steps,
+          task: task.id,
+          label: next.label,
+          n: next.n,
+          value,
+        });
+      resume = value;
+    }
+  }
+
+  private failure(task: TaskState, e: unknown): Outcome {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof ModelAssertion) return { kind: 'assertion', task: task.name, message };
+    return { kind: 'crash', task: task.name, message };
+  }
+
+  private blockedTasks(): BlockedTask[] {
+    const out: BlockedTask[] = [];
+    for (const t of this.tasks) {
+      const p = t.pending;
+      if (p === null) continue;
+      out.push({ task: t.name, waitsFor: p.waitsFor ? p.waitsFor() : p.label });
+    }
+    return out;
+  }
+}
