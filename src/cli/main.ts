@@ -1,1 +1,50 @@
-console.log("hello", process.argv.slice(2))
+#!/usr/bin/env node
+/**
+ * The luosim command line. Results go to stdout, progress and timing to stderr. Exit codes:
+ * 0 every property holds, 1 a violation was found, 2 bad usage or input, 3 inconclusive
+ * (a limit stopped the search).
+ */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { InputError, ReplayDiverged } from '../sim/index.ts';
+import { registerCheck } from './commands/check.ts';
+import { registerList } from './commands/list.ts';
+import { registerReplay } from './commands/replay.ts';
+
+export const EXIT_USAGE = 2;
+
+function buildProgram(): Command {
+  const program = new Command()
+    .name('luosim')
+    .description('an executable, explorable model of Linux hypervisor live update')
+    .version('0.1.0')
+    .showSuggestionAfterError()
+    .exitOverride();
+  registerCheck(program);
+  registerReplay(program);
+  registerList(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  process.exitCode = 0;
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.help') return 0;
+      return EXIT_USAGE;
+    }
+    if (e instanceof InputError || e instanceof ReplayDiverged) {
+      process.stderr.write(`luosim: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`luosim: internal error: ${message}\n`);
+    return 70;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

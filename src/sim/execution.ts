@@ -132,7 +132,8 @@ export class Execution implements Sim {
   }
 
   note(text: string): void {
-    if (this.tracing) this.events.push({ kind: 'note', step: this.steps, task: this.current, text });
+    if (this.tracing)
+      this.events.push({ kind: 'note', step: this.steps, task: this.current, text });
   }
 
   annotate(text: string): void {

@@ -22,6 +22,8 @@ export interface TokenHeader {
   readonly variant: string;
   readonly params: Readonly<Record<string, ParamValue>>;
   readonly seed: number;
+  /** The step limit the execution ran under (a step-limited run replays only under the same). */
+  readonly stepsMax: number;
 }
 
 export interface Deviation {
@@ -91,7 +93,7 @@ class Reader {
 function canonicalHeader(h: TokenHeader): string {
   const params: Record<string, ParamValue> = {};
   for (const k of Object.keys(h.params).sort()) params[k] = h.params[k] as ParamValue;
-  return JSON.stringify({ s: h.scenario, v: h.variant, p: params, r: h.seed });
+  return JSON.stringify({ s: h.scenario, v: h.variant, p: params, r: h.seed, l: h.stepsMax });
 }
 
 export function encodeToken(token: Token): string {
@@ -121,7 +123,8 @@ export function decodeToken(text: string): Token {
   if (!/^[A-Za-z0-9_-]+$/.test(body)) throw new InputError('replay token has invalid characters');
   const r = new Reader(Buffer.from(body, 'base64url'));
   const version = r.u8();
-  if (version !== VERSION) throw new InputError(`unsupported replay token version ${version}`);
+  if (version !== VERSION)
+    throw new InputError(`not a valid replay token (unknown format version ${version})`);
   const headerBytes = r.take(r.varint());
   let raw: unknown;
   try {
@@ -129,11 +132,14 @@ export function decodeToken(text: string): Token {
   } catch {
     throw new InputError('replay token header is corrupt');
   }
-  const h = raw as { s?: unknown; v?: unknown; p?: unknown; r?: unknown };
+  const h = raw as { s?: unknown; v?: unknown; p?: unknown; r?: unknown; l?: unknown };
   if (
     typeof h.s !== 'string' ||
     typeof h.v !== 'string' ||
     typeof h.r !== 'number' ||
+    typeof h.l !== 'number' ||
+    !Number.isSafeInteger(h.l) ||
+    h.l < 1 ||
     typeof h.p !== 'object' ||
     h.p === null ||
     !Object.values(h.p).every(isParamValue)
@@ -149,5 +155,5 @@ export function decodeToken(text: string): Token {
   }
   if (!r.done) throw new InputError('replay token has trailing bytes');
   const params = h.p as Record<string, ParamValue>;
-  return { header: { scenario: h.s, variant: h.v, params, seed: h.r }, schedule };
+  return { header: { scenario: h.s, variant: h.v, params, seed: h.r, stepsMax: h.l }, schedule };
 }

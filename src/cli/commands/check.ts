@@ -1,0 +1,136 @@
+/** `luosim check [scenario]`: explore one scenario, or every built-in one with its defaults. */
+import { Option, type Command } from '@commander-js/extra-typings';
+import { check, STRATEGIES, type CheckResult, type StrategyName } from '../../explore/check.ts';
+import type { Scenario } from '../../explore/scenario.ts';
+import { BUILTIN_SCENARIOS } from '../../scenarios/registry.ts';
+import { checkJson, coverageText, rateText, renderCheck } from '../format.ts';
+import { loadScenario } from '../load.ts';
+import { collectParam, intOption, paramsFrom, secondsOption } from '../options.ts';
+import { makeProgress } from '../progress.ts';
+
+export const EXIT_HOLDS = 0;
+export const EXIT_VIOLATED = 1;
+export const EXIT_INCONCLUSIVE = 3;
+
+interface CheckFlags {
+  strategy?: StrategyName;
+  preemptions?: number;
+  executions?: number;
+  steps?: number;
+  seconds?: number;
+  seed: number;
+  depth: number;
+  param: string[];
+  variant: string;
+  json?: true;
+}
+
+function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
+  const strategy = f.strategy ?? scenario.defaults?.strategy ?? 'dfs';
+  const sampled = strategy === 'random' || strategy === 'pct';
+  const progress = makeProgress();
+  const result = check(scenario, {
+    scenarioRef: ref,
+    strategy: strategy === 'dpor' ? 'dfs' : strategy,
+    seed: f.seed,
+    params: paramsFrom(f.param),
+    variant: f.variant,
+    pctDepth: f.depth,
+    limits: {
+      executionsMax: f.executions ?? scenario.defaults?.executions ?? (sampled ? 1000 : 100_000),
+      stepsMax: f.steps ?? scenario.defaults?.steps ?? 10_000,
+      preemptionsMax: f.preemptions ?? scenario.defaults?.preemptions ?? null,
+      secondsMax: f.seconds ?? null,
+    },
+    clock: () => performance.now(),
+    onProgress: (p) => {
+      progress.update(`${ref}: ${p.executions} executions, ${p.steps} steps`);
+    },
+  });
+  progress.done();
+  return result;
+}
+
+function exitCodeOf(r: CheckResult): number {
+  if (r.verdict === 'violated') return EXIT_VIOLATED;
+  if (r.verdict === 'limit') return EXIT_INCONCLUSIVE;
+  return EXIT_HOLDS;
+}
+
+async function checkAll(f: CheckFlags): Promise<number> {
+  const rows: string[][] = [['scenario', 'expected', 'verdict', 'coverage', 'executions', '']];
+  const json: unknown[] = [];
+  let mismatches = 0;
+  for (const b of BUILTIN_SCENARIOS) {
+    const scenario = await b.load();
+    const r = runCheck(scenario, b.name, f);
+    const expected = scenario.defaults?.expect ?? 'holds';
+    const ok = r.verdict === expected;
+    if (!ok) mismatches++;
+    const coverage =
+      r.verdict === 'violated' && r.counterexample
+        ? `counterexample of ${r.counterexample.execution.steps} steps`
+        : coverageText(r);
+    rows.push([
+      b.name,
+      expected,
+      r.verdict,
+      coverage,
+      String(r.executions),
+      ok ? 'ok' : 'UNEXPECTED',
+    ]);
+    json.push({ ...(checkJson(r) as object), expected, asExpected: ok });
+  }
+  if (f.json) {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    const widths =
+      rows[0]?.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length))) ?? [];
+    for (const row of rows)
+      process.stdout.write(
+        `${row
+          .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
+    const n = BUILTIN_SCENARIOS.length;
+    process.stdout.write(
+      mismatches === 0
+        ? `\n${n} scenarios, all verdicts as expected\n`
+        : `\n${n} scenarios, ${mismatches} with an unexpected verdict\n`,
+    );
+  }
+  return mismatches === 0 ? EXIT_HOLDS : EXIT_VIOLATED;
+}
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('explore the interleavings of a scenario and check its properties')
+    .argument('[scenario]', 'built-in scenario name or scenario file (.ts); none = every built-in')
+    .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGIES))
+    .option('--preemptions <K>', 'dfs: preemption bound (default: unbounded)', intOption(0))
+    .option('--executions <N>', 'stop after N executions', intOption(1))
+    .option('--steps <N>', 'step limit of one execution (default 10000)', intOption(1))
+    .option('--seconds <S>', 'stop the search after S seconds', secondsOption)
+    .option('--seed <N>', 'seed of random and pct', intOption(0), 1)
+    .option('--depth <d>', 'pct: bug depth', intOption(1), 3)
+    .option('--param <name=value>', 'set a scenario parameter (repeatable)', collectParam, [])
+    .option('--variant <name>', 'scenario variant', 'default')
+    .option('--json', 'print the result as JSON')
+    .action(async (ref, flags) => {
+      if (ref === undefined) {
+        process.exitCode = await checkAll(flags);
+        return;
+      }
+      const scenario = await loadScenario(ref);
+      const r = runCheck(scenario, ref, flags);
+      if (flags.json) process.stdout.write(`${JSON.stringify(checkJson(r), null, 2)}\n`);
+      else {
+        process.stdout.write(`${renderCheck(r)}\n`);
+        const rate = rateText(r);
+        if (rate) process.stderr.write(`${rate}\n`);
+      }
+      process.exitCode = exitCodeOf(r);
+    });
+}

@@ -1,0 +1,31 @@
+/** `luosim list`: the built-in scenarios. */
+import type { Command } from '@commander-js/extra-typings';
+import { BUILTIN_SCENARIOS } from '../../scenarios/registry.ts';
+
+export function registerList(program: Command): void {
+  program
+    .command('list')
+    .description('list the built-in scenarios')
+    .option('--json', 'print the list as JSON')
+    .action(async (flags) => {
+      const rows: { name: string; group: string; expect: string; description: string }[] = [];
+      for (const b of BUILTIN_SCENARIOS) {
+        const s = await b.load();
+        rows.push({
+          name: b.name,
+          group: b.group,
+          expect: s.defaults?.expect ?? 'holds',
+          description: s.description,
+        });
+      }
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      const w = Math.max(...rows.map((r) => r.name.length));
+      for (const r of rows)
+        process.stdout.write(
+          `${r.name.padEnd(w)}  ${r.group.padEnd(8)}  ${r.expect.padEnd(8)}  ${r.description}\n`,
+        );
+    });
+}

@@ -1,0 +1,35 @@
+/** Parsers for command-line option values; a bad value is a usage error (exit 2). */
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+
+export function intOption(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value.trim()))
+      throw new InvalidArgumentError(`expected a whole number >= ${min}, got "${value}"`);
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`expected a whole number >= ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+export function secondsOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive number of seconds, got "${value}"`);
+  return n;
+}
+
+export function collectParam(value: string, previous: string[]): string[] {
+  if (!/^[A-Za-z_][\w-]*=/.test(value))
+    throw new InvalidArgumentError(`expected name=value, got "${value}"`);
+  return [...previous, value];
+}
+
+export function paramsFrom(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const at = item.indexOf('=');
+    out[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return out;
+}

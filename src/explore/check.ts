@@ -1,0 +1,197 @@
+/**
+ * The check driver: runs a scenario under a strategy within limits and returns a verdict.
+ *
+ * Verdicts: "violated" (with a counterexample: the property, a replay token and the traced
+ * execution), "holds" (no violation; the coverage says whether the search was exhaustive, up to
+ * which bound, or sampled), or "limit" (a limit stopped the search before it could conclude; the
+ * result names the flag that raises it). The counterexample is re-run traced from its token, so
+ * the search itself records nothing.
+ */
+import {
+  InputError,
+  encodeToken,
+  deviationsOf,
+  decodeToken,
+  type ExecutionResult,
+  type ParamValue,
+  type TokenHeader,
+} from '../sim/index.ts';
+import { runScenarioOnce, type Violation } from './run.ts';
+import { resolveArgs, type Scenario, type ScenarioArgs } from './scenario.ts';
+import type { Coverage, Strategy } from './strategy.ts';
+import { DfsStrategy } from './strategies/dfs.ts';
+import { PctStrategy } from './strategies/pct.ts';
+import { RandomStrategy } from './strategies/random.ts';
+import { ReplayStrategy } from './strategies/replay.ts';
+
+export const STRATEGIES = ['random', 'pct', 'dfs'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+
+export interface Limits {
+  readonly executionsMax: number;
+  readonly stepsMax: number;
+  /** DFS: the preemption bound (null = unbounded). */
+  readonly preemptionsMax: number | null;
+  readonly secondsMax: number | null;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  executionsMax: 100_000,
+  stepsMax: 10_000,
+  preemptionsMax: null,
+  secondsMax: null,
+};
+
+export interface CheckOptions {
+  /** How the scenario is named in tokens: a built-in name or the file path given. */
+  readonly scenarioRef: string;
+  readonly strategy: StrategyName;
+  readonly seed: number;
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  readonly variant?: string;
+  readonly limits?: Partial<Limits>;
+  /** PCT bug depth. */
+  readonly pctDepth?: number;
+  /** Wall clock in milliseconds, for the seconds limit and rates; none = no timing. */
+  readonly clock?: () => number;
+  /** Called every `progressEvery` executions. */
+  readonly onProgress?: (p: { executions: number; steps: number }) => void;
+  readonly progressEvery?: number;
+}
+
+export interface LimitHit {
+  readonly limit: 'executions' | 'seconds' | 'steps';
+  readonly flag: '--executions' | '--seconds' | '--steps';
+  readonly value: number;
+}
+
+export interface Counterexample extends Violation {
+  readonly token: string;
+  readonly execution: ExecutionResult;
+}
+
+export interface CheckResult {
+  readonly scenario: string;
+  readonly variant: string;
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly strategy: string;
+  readonly seed: number;
+  readonly verdict: 'holds' | 'violated' | 'limit';
+  readonly coverage: Coverage;
+  readonly limit: LimitHit | null;
+  readonly executions: number;
+  readonly steps: number;
+  readonly seconds: number | null;
+  readonly counterexample: Counterexample | null;
+  readonly limits: Limits;
+}
+
+function makeStrategy(o: CheckOptions, limits: Limits): Strategy {
+  switch (o.strategy) {
+    case 'random':
+      return new RandomStrategy(o.seed);
+    case 'pct':
+      return new PctStrategy(o.seed, o.pctDepth ?? 3);
+    case 'dfs':
+      return new DfsStrategy(limits.preemptionsMax);
+  }
+}
+
+function tokenFor(header: TokenHeader, execution: ExecutionResult): string {
+  return encodeToken({ header, schedule: deviationsOf(execution.decisions) });
+}
+
+export function check(scenario: Scenario, o: CheckOptions): CheckResult {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const args = resolveArgs(scenario, o.params, o.variant);
+  const strategy = makeStrategy(o, limits);
+  const header: TokenHeader = {
+    scenario: o.scenarioRef,
+    variant: args.variant,
+    params: args.params,
+    seed: o.seed,
+    stepsMax: limits.stepsMax,
+  };
+  const clock = o.clock;
+  const start = clock ? clock() : 0;
+  const every = o.progressEvery ?? 1000;
+  let executions = 0;
+  let steps = 0;
+  let limit: LimitHit | null = null;
+  let counterexample: Counterexample | null = null;
+
+  for (;;) {
+    if (executions >= limits.executionsMax) {
+      if (strategy.exhaustible)
+        limit = { limit: 'executions', flag: '--executions', value: limits.executionsMax };
+      break;
+    }
+    if (limits.secondsMax !== null && clock && (clock() - start) / 1000 >= limits.secondsMax) {
+      limit = { limit: 'seconds', flag: '--seconds', value: limits.secondsMax };
+      break;
+    }
+    if (!strategy.next()) break;
+    const judged = runScenarioOnce(scenario, args, strategy.decider, {
+      stepsMax: limits.stepsMax,
+      trace: false,
+    });
+    strategy.finish(judged.result);
+    executions++;
+    steps += judged.result.steps;
+    if (o.onProgress && executions % every === 0) o.onProgress({ executions, steps });
+    if (judged.violation !== null) {
+      const token = tokenFor(header, judged.result);
+      const traced = replayToken(scenario, token, args);
+      counterexample = { ...judged.violation, token, execution: traced.result };
+      break;
+    }
+    if (judged.stepLimited) {
+      limit = { limit: 'steps', flag: '--steps', value: limits.stepsMax };
+      break;
+    }
+  }
+  const seconds = clock ? (clock() - start) / 1000 : null;
+  const verdict = counterexample ? 'violated' : limit ? 'limit' : 'holds';
+  const coverage: Coverage =
+    verdict === 'holds'
+      ? strategy.exhaustible
+        ? strategy.coverage()
+        : { kind: 'sampled' }
+      : { kind: 'partial' };
+  return {
+    scenario: o.scenarioRef,
+    variant: args.variant,
+    params: args.params,
+    strategy: strategy.name,
+    seed: o.seed,
+    verdict,
+    coverage,
+    limit,
+    executions,
+    steps,
+    seconds,
+    counterexample,
+    limits,
+  };
+}
+
+export interface ReplayResult {
+  readonly header: TokenHeader;
+  readonly result: ExecutionResult;
+  readonly violation: Violation | null;
+}
+
+/** Re-runs one execution from a token, traced. `args` defaults to the token's own. */
+export function replayToken(scenario: Scenario, token: string, args?: ScenarioArgs): ReplayResult {
+  const decoded = decodeToken(token);
+  const header = decoded.header;
+  const resolved = args ?? resolveArgs(scenario, header.params, header.variant);
+  if (header.stepsMax < 1) throw new InputError('replay token has an invalid step limit');
+  const replay = new ReplayStrategy(decoded.schedule);
+  replay.next();
+  const judged = runScenarioOnce(scenario, resolved, replay.decider, {
+    stepsMax: header.stepsMax,
+    trace: true,
+  });
+  return { header, result: judged.result, violation: judged.violation };
+}
