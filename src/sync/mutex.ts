@@ -26,12 +26,13 @@ export class Mutex {
 
 export function* mutex_lock(m: Mutex): Sched {
   might_sleep(m.sim, `mutex_lock(${m.name})`);
+  const waiter = m.sim.current;
   const me = yield guardedOp(
     `mutex_lock(${m.name})`,
     [{ object: m.id, kind: 'acquire' }],
     () => m.owner === null,
     () =>
-      m.owner === m.sim.current
+      m.owner === waiter
         ? `mutex ${m.name}, which it already holds (recursive locking)`
         : `mutex ${m.name} held by ${m.sim.taskName(m.owner ?? -1)}`,
   );

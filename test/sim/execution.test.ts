@@ -1,0 +1,129 @@
+/**
+ * The engine's execution loop: deterministic runs, deadlock detection that names what each task
+ * waits for, model assertions and crashes captured as outcomes, choose() answered by the
+ * decider, the step limit reported as an outcome, and decisions recorded only where there was
+ * a choice.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  Execution,
+  choose,
+  guardedOp,
+  op,
+  type Decider,
+  type Sched,
+} from '../../src/sim/index.ts';
+
+const firstDecider: Decider = { pickTask: (_e, _c, d) => d, pickChoice: () => 0 };
+
+function run(build: (ex: Execution) => void, decider = firstDecider, stepsMax = 1000) {
+  const ex = new Execution(decider, { stepsMax, trace: true });
+  build(ex);
+  return ex.run();
+}
+
+test('tasks run to completion; every visible operation is a step', () => {
+  const r = run((ex) => {
+    ex.spawn('a', function* () {
+      yield op('a1');
+      yield op('a2');
+    });
+    ex.spawn('b', function* () {
+      yield op('b1');
+    });
+  });
+  assert.equal(r.outcome.kind, 'complete');
+  // 2 start operations + 3 operations.
+  assert.equal(r.steps, 5);
+  const labels = r.events.flatMap((e) => (e.kind === 'op' ? [`${e.task}:${e.label}`] : []));
+  assert.deepEqual(labels, ['0:start', '0:a1', '0:a2', '1:start', '1:b1']);
+});
+
+test('deadlock: every blocked task is named with what it waits for', () => {
+  const r = run((ex) => {
+    ex.spawn('waiter', function* (): Sched {
+      yield guardedOp('wait', [], () => false, () => 'a flag nobody sets');
+    });
+  });
+  assert.equal(r.outcome.kind, 'deadlock');
+  if (r.outcome.kind === 'deadlock')
+    assert.deepEqual(r.outcome.blocked, [{ task: 'waiter', waitsFor: 'a flag nobody sets' }]);
+});
+
+test('a model assertion ends the execution and names the task', () => {
+  const r = run((ex) => {
+    ex.spawn('bad', function* () {
+      yield op('x');
+      ex.fail('invariant broken');
+    });
+  });
+  assert.deepEqual(r.outcome, { kind: 'assertion', task: 'bad', message: 'invariant broken' });
+});
+
+test('any other exception is a crash of the model', () => {
+  const r = run((ex) => {
+    ex.spawn('oops', function* () {
+      yield op('x');
+      throw new TypeError('bug in model');
+    });
+  });
+  assert.deepEqual(r.outcome, { kind: 'crash', task: 'oops', message: 'bug in model' });
+});
+
+test('choose() is answered by the decider and recorded as a decision', () => {
+  let seen = -1;
+  const r = run(
+    (ex) => {
+      ex.spawn('c', function* () {
+        seen = yield* choose(3, 'fault');
+      });
+    },
+    { pickTask: (_e, _c, d) => d, pickChoice: (n) => n - 1 },
+  );
+  assert.equal(seen, 2);
+  assert.deepEqual(r.decisions, [{ kind: 'choose', value: 2, dflt: 0 }]);
+});
+
+test('the step limit is an outcome, not a hang', () => {
+  const r = run(
+    (ex) => {
+      ex.spawn('spin', function* () {
+        for (;;) yield op('spin');
+      });
+    },
+    firstDecider,
+    50,
+  );
+  assert.deepEqual(r.outcome, { kind: 'step-limit', stepsMax: 50 });
+  assert.equal(r.steps, 50);
+});
+
+test('preemptions are counted when a runnable task is switched away from', () => {
+  const alternate: Decider = {
+    pickTask: (enabled, current) => enabled.find((t) => t !== current) ?? (enabled[0] as number),
+    pickChoice: () => 0,
+  };
+  const r = run((ex) => {
+    for (const n of ['a', 'b'])
+      ex.spawn(n, function* () {
+        yield op(`${n}1`);
+      });
+  }, alternate);
+  // start(a) -> start(b) preempts a -> a1 preempts b -> b1 (a finished: no preemption).
+  assert.equal(r.preemptions, 2);
+  assert.equal(r.decisions.length, 3);
+});
+
+test('without tracing nothing is recorded, and the run is the same', () => {
+  const build = (ex: Execution) => {
+    ex.spawn('a', function* () {
+      yield op('a1');
+    });
+  };
+  const ex = new Execution(firstDecider, { stepsMax: 10, trace: false });
+  build(ex);
+  const r = ex.run();
+  assert.equal(r.events.length, 0);
+  assert.equal(r.steps, run(build).steps);
+});

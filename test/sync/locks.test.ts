@@ -1,0 +1,245 @@
+/**
+ * Locks: mutual exclusion of mutex and spinlock proved by DFS over every interleaving of two or
+ * three tasks; rw_semaphore admits readers together and writers alone; the negative semantics
+ * (unlock of an unheld mutex, recursive locking, sleeping under a spinlock, lockdep_assert_held
+ * without the lock) are reported as the model assertion or deadlock they are.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  Mutex,
+  RwSemaphore,
+  Spinlock,
+  down_read,
+  down_write,
+  lockdep_assert_held,
+  mutex_lock,
+  mutex_trylock,
+  mutex_unlock,
+  spin_lock,
+  spin_unlock,
+  up_read,
+  up_write,
+} from '../../src/sync/index.ts';
+import { op } from '../../src/sim/index.ts';
+import { explore, prop } from '../helpers/scenario.ts';
+
+test('mutex: at most one task in the critical section, in every interleaving', () => {
+  const r = explore({
+    setup: (sim) => ({ m: new Mutex(sim, 'm'), inside: 0, maxInside: 0 }),
+    tasks: (s) =>
+      ['a', 'b', 'c'].map((name) => ({
+        name,
+        *body() {
+          yield* mutex_lock(s.m);
+          lockdep_assert_held(s.m);
+          s.inside++;
+          s.maxInside = Math.max(s.maxInside, s.inside);
+          yield op('critical');
+          s.inside--;
+          yield* mutex_unlock(s.m);
+        },
+      })),
+    properties: [prop('exclusive', (s) => s.maxInside === 1, (s) => `${s.maxInside} inside`)],
+  });
+  assert.equal(r.verdict, 'holds');
+  assert.deepEqual(r.coverage, { kind: 'exhaustive', bound: null });
+  assert.ok(r.executions > 10);
+});
+
+test('mutex_unlock of a mutex the task does not hold is a model assertion', () => {
+  const r = explore({
+    setup: (sim) => ({ m: new Mutex(sim, 'm') }),
+    tasks: (s) => [{ name: 't', *body() { yield* mutex_unlock(s.m); } }],
+  });
+  assert.equal(r.verdict, 'violated');
+  assert.equal(r.counterexample?.property, 'no-model-assertion');
+  assert.match(r.counterexample?.message ?? '', /mutex_unlock\(m\) by a task that does not hold it/);
+});
+
+test('locking a mutex twice deadlocks, and the report says so', () => {
+  const r = explore({
+    setup: (sim) => ({ m: new Mutex(sim, 'm') }),
+    tasks: (s) => [
+      {
+        name: 't',
+        *body() {
+          yield* mutex_lock(s.m);
+          yield* mutex_lock(s.m);
+        },
+      },
+    ],
+  });
+  assert.equal(r.counterexample?.property, 'no-deadlock');
+  assert.match(r.counterexample?.message ?? '', /t waits for mutex m, which it already holds/);
+});
+
+test('ABBA lock order is found as a deadlock naming both waits', () => {
+  const r = explore({
+    setup: (sim) => ({ a: new Mutex(sim, 'A'), b: new Mutex(sim, 'B') }),
+    tasks: (s) => [
+      {
+        name: 't1',
+        *body() {
+          yield* mutex_lock(s.a);
+          yield* mutex_lock(s.b);
+          yield* mutex_unlock(s.b);
+          yield* mutex_unlock(s.a);
+        },
+      },
+      {
+        name: 't2',
+        *body() {
+          yield* mutex_lock(s.b);
+          yield* mutex_lock(s.a);
+          yield* mutex_unlock(s.a);
+          yield* mutex_unlock(s.b);
+        },
+      },
+    ],
+  });
+  assert.equal(r.counterexample?.property, 'no-deadlock');
+  assert.match(r.counterexample?.message ?? '', /t1 waits for mutex B held by t2/);
+  assert.match(r.counterexample?.message ?? '', /t2 waits for mutex A held by t1/);
+});
+
+test('mutex_trylock fails while another task holds the lock', () => {
+  const r = explore({
+    setup: (sim) => ({ m: new Mutex(sim, 'm'), results: [] as boolean[] }),
+    tasks: (s) => [
+      {
+        name: 'holder',
+        *body() {
+          yield* mutex_lock(s.m);
+          yield op('hold');
+          yield* mutex_unlock(s.m);
+        },
+      },
+      {
+        name: 'try',
+        *body() {
+          const ok = yield* mutex_trylock(s.m);
+          s.results.push(ok);
+          if (ok) yield* mutex_unlock(s.m);
+        },
+      },
+    ],
+    properties: [prop('never', () => true, () => '')],
+  });
+  assert.equal(r.verdict, 'holds');
+});
+
+test('lockdep_assert_held without the lock is a model assertion', () => {
+  const r = explore({
+    setup: (sim) => ({ m: new Mutex(sim, 'm') }),
+    tasks: (s) => [
+      {
+        name: 't',
+        *body() {
+          yield op('x');
+          lockdep_assert_held(s.m);
+        },
+      },
+    ],
+  });
+  assert.match(r.counterexample?.message ?? '', /lockdep_assert_held\(m\) failed/);
+});
+
+test('sleeping (mutex_lock) while holding a spinlock is a model assertion', () => {
+  const r = explore({
+    setup: (sim) => ({ s: new Spinlock(sim, 's'), m: new Mutex(sim, 'm') }),
+    tasks: (st) => [
+      {
+        name: 't',
+        *body() {
+          yield* spin_lock(st.s);
+          yield* mutex_lock(st.m);
+        },
+      },
+    ],
+  });
+  assert.match(r.counterexample?.message ?? '', /sleeping function called from invalid context/);
+});
+
+test('spinlock: mutual exclusion in every interleaving', () => {
+  const r = explore({
+    setup: (sim) => ({ s: new Spinlock(sim, 's'), inside: 0, max: 0 }),
+    tasks: (st) =>
+      ['a', 'b'].map((name) => ({
+        name,
+        *body() {
+          yield* spin_lock(st.s);
+          st.max = Math.max(st.max, ++st.inside);
+          yield op('critical');
+          st.inside--;
+          yield* spin_unlock(st.s);
+        },
+      })),
+    properties: [prop('exclusive', (s) => s.max === 1, (s) => `${s.max} inside`)],
+  });
+  assert.equal(r.verdict, 'holds');
+});
+
+test('rw_semaphore: readers share, a writer is alone, and two readers can overlap', () => {
+  const r = explore({
+    setup: (sim) => ({
+      rw: new RwSemaphore(sim, 'rw'),
+      readers: 0,
+      writers: 0,
+      bad: false,
+      readersOverlapped: false,
+    }),
+    tasks: (s) => [
+      ...['r1', 'r2'].map((name) => ({
+        name,
+        *body() {
+          yield* down_read(s.rw);
+          s.readers++;
+          if (s.writers > 0) s.bad = true;
+          if (s.readers === 2) s.readersOverlapped = true;
+          yield op('read');
+          s.readers--;
+          yield* up_read(s.rw);
+        },
+      })),
+      {
+        name: 'w',
+        *body() {
+          yield* down_write(s.rw);
+          s.writers++;
+          if (s.readers > 0 || s.writers > 1) s.bad = true;
+          yield op('write');
+          s.writers--;
+          yield* up_write(s.rw);
+        },
+      },
+    ],
+    properties: [prop('rw-exclusion', (s) => !s.bad, () => 'writer overlapped')],
+  });
+  assert.equal(r.verdict, 'holds');
+  // And the overlap of two readers is reachable: a property forbidding it is violated.
+  const overlap = explore({
+    setup: (sim) => ({ rw: new RwSemaphore(sim, 'rw'), readers: 0, overlapped: false }),
+    tasks: (s) =>
+      ['r1', 'r2'].map((name) => ({
+        name,
+        *body() {
+          yield* down_read(s.rw);
+          if (++s.readers === 2) s.overlapped = true;
+          yield op('read');
+          s.readers--;
+          yield* up_read(s.rw);
+        },
+      })),
+    properties: [prop('no-overlap', (s) => !s.overlapped, () => 'two readers inside')],
+  });
+  assert.equal(overlap.verdict, 'violated');
+});
+
+test('up_read without holding the semaphore is a model assertion', () => {
+  const r = explore({
+    setup: (sim) => ({ rw: new RwSemaphore(sim, 'rw') }),
+    tasks: (s) => [{ name: 't', *body() { yield* up_read(s.rw); } }],
+  });
+  assert.match(r.counterexample?.message ?? '', /up_read\(rw\) by a task that does not hold it/);
+});
