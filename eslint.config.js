@@ -29,7 +29,7 @@ export default defineConfig(
       ],
       '@typescript-eslint/restrict-template-expressions': [
         'error',
-        { allowNumber: true, allowBigInt: true, allowBoolean: true },
+        { allowNumber: true, allowBoolean: true },
       ],
     },
   },
@@ -41,5 +41,9 @@ export default defineConfig(
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'setImmediate'],
     },
   },
-  { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
 );

@@ -30,7 +30,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.exitCode = 0;
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
-    return Number(process.exitCode);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;

@@ -101,7 +101,7 @@ function tokenFor(header: TokenHeader, execution: ExecutionResult): string {
   return encodeToken({ header, schedule: deviationsOf(execution.decisions) });
 }
 
-export function check(scenario: Scenario, o: CheckOptions): CheckResult {
+export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const args = resolveArgs(scenario, o.params, o.variant);
   const strategy = makeStrategy(o, limits);
@@ -182,7 +182,11 @@ export interface ReplayResult {
 }
 
 /** Re-runs one execution from a token, traced. `args` defaults to the token's own. */
-export function replayToken(scenario: Scenario, token: string, args?: ScenarioArgs): ReplayResult {
+export function replayToken<S>(
+  scenario: Scenario<S>,
+  token: string,
+  args?: ScenarioArgs,
+): ReplayResult {
   const decoded = decodeToken(token);
   const header = decoded.header;
   const resolved = args ?? resolveArgs(scenario, header.params, header.variant);

@@ -38,20 +38,20 @@ function outcomeViolation(outcome: Outcome): Violation | null {
   }
 }
 
-export function runScenarioOnce(
-  scenario: Scenario,
+export function runScenarioOnce<S>(
+  scenario: Scenario<S>,
   args: ScenarioArgs,
   decider: Decider,
   options: { stepsMax: number; trace: boolean },
 ): JudgedExecution {
-  let state: unknown = undefined;
+  let state: S | undefined = undefined;
   const invariants = scenario.invariants;
   const monitor =
     invariants.length === 0
       ? undefined
       : () => {
           for (const inv of invariants) {
-            const r = inv.check(state);
+            const r = inv.check(state as S);
             if (r !== true) return `${inv.name}\u0000${r}`;
           }
           return null;

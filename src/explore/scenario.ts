@@ -85,7 +85,7 @@ export function isScenario(v: unknown): v is Scenario {
 
 /** Merges parameter overrides (strings from a command line, or typed values) with defaults. */
 export function resolveArgs(
-  scenario: Scenario,
+  scenario: Pick<Scenario, 'name' | 'params' | 'variants'>,
   overrides: Readonly<Record<string, ParamValue>> = {},
   variant = 'default',
 ): ScenarioArgs {

@@ -11,8 +11,17 @@ import { op, type ObjectId, type Sched, type Sim } from '../sim/index.ts';
 
 function show(v: unknown): string {
   if (v === null) return 'NULL';
-  if (typeof v === 'object' || typeof v === 'function') return 'ptr';
-  return String(v);
+  if (v === undefined) return 'undefined';
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(v);
+    case 'string':
+      return v;
+    default:
+      return 'ptr';
+  }
 }
 
 /** One shared memory location holding a value of type T. */

@@ -67,7 +67,12 @@ const lostUpdate = defineScenario({
 for (const strategy of ['random', 'pct'] as const) {
   test(`${strategy} finds the lost update, and the same seed finds the same counterexample`, () => {
     const run = () =>
-      check(lostUpdate, { scenarioRef: 'lost', strategy, seed: 42, limits: { executionsMax: 2000 } });
+      check(lostUpdate, {
+        scenarioRef: 'lost',
+        strategy,
+        seed: 42,
+        limits: { executionsMax: 2000 },
+      });
     const a = run();
     const b = run();
     assert.equal(a.verdict, 'violated');
@@ -110,7 +115,12 @@ test('the step limit stops the search and names --steps', () => {
       },
     ],
   });
-  const r = check(spin, { scenarioRef: 'spin', strategy: 'dfs', seed: 1, limits: { stepsMax: 100 } });
+  const r = check(spin, {
+    scenarioRef: 'spin',
+    strategy: 'dfs',
+    seed: 1,
+    limits: { stepsMax: 100 },
+  });
   assert.equal(r.verdict, 'limit');
   assert.deepEqual(r.limit, { limit: 'steps', flag: '--steps', value: 100 });
 });

@@ -6,14 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  Execution,
-  choose,
-  guardedOp,
-  op,
-  type Decider,
-  type Sched,
-} from '../../src/sim/index.ts';
+import { Execution, choose, guardedOp, op, type Decider, type Sched } from '../../src/sim/index.ts';
 
 const firstDecider: Decider = { pickTask: (_e, _c, d) => d, pickChoice: () => 0 };
 
@@ -43,12 +36,18 @@ test('tasks run to completion; every visible operation is a step', () => {
 test('deadlock: every blocked task is named with what it waits for', () => {
   const r = run((ex) => {
     ex.spawn('waiter', function* (): Sched {
-      yield guardedOp('wait', [], () => false, () => 'a flag nobody sets');
+      yield guardedOp(
+        'wait',
+        [],
+        () => false,
+        () => 'a flag nobody sets',
+      );
     });
   });
-  assert.equal(r.outcome.kind, 'deadlock');
-  if (r.outcome.kind === 'deadlock')
-    assert.deepEqual(r.outcome.blocked, [{ task: 'waiter', waitsFor: 'a flag nobody sets' }]);
+  assert.deepEqual(r.outcome, {
+    kind: 'deadlock',
+    blocked: [{ task: 'waiter', waitsFor: 'a flag nobody sets' }],
+  });
 });
 
 test('a model assertion ends the execution and names the task', () => {

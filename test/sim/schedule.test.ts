@@ -19,10 +19,13 @@ const tokenArb: fc.Arbitrary<Token> = fc.record({
   schedule: fc
     .uniqueArray(fc.nat({ max: 100_000 }), { maxLength: 40 })
     .chain((idx) =>
-      fc.tuple(fc.constant([...idx].sort((a, b) => a - b)), fc.array(fc.nat({ max: 1000 }), {
-        minLength: idx.length,
-        maxLength: idx.length,
-      })),
+      fc.tuple(
+        fc.constant([...idx].sort((a, b) => a - b)),
+        fc.array(fc.nat({ max: 1000 }), {
+          minLength: idx.length,
+          maxLength: idx.length,
+        }),
+      ),
     )
     .map(([idx, vals]) => idx.map((index, i) => ({ index, value: vals[i] ?? 0 }))),
 });

@@ -22,7 +22,7 @@ import {
   up_write,
 } from '../../src/sync/index.ts';
 import { op } from '../../src/sim/index.ts';
-import { explore, prop } from '../helpers/scenario.ts';
+import { explore } from '../helpers/scenario.ts';
 
 test('mutex: at most one task in the critical section, in every interleaving', () => {
   const r = explore({
@@ -40,7 +40,7 @@ test('mutex: at most one task in the critical section, in every interleaving', (
           yield* mutex_unlock(s.m);
         },
       })),
-    properties: [prop('exclusive', (s) => s.maxInside === 1, (s) => `${s.maxInside} inside`)],
+    properties: [{ name: 'exclusive', check: (s) => s.maxInside === 1 || `${s.maxInside} inside` }],
   });
   assert.equal(r.verdict, 'holds');
   assert.deepEqual(r.coverage, { kind: 'exhaustive', bound: null });
@@ -50,11 +50,18 @@ test('mutex: at most one task in the critical section, in every interleaving', (
 test('mutex_unlock of a mutex the task does not hold is a model assertion', () => {
   const r = explore({
     setup: (sim) => ({ m: new Mutex(sim, 'm') }),
-    tasks: (s) => [{ name: 't', *body() { yield* mutex_unlock(s.m); } }],
+    tasks: (s) => [
+      {
+        name: 't',
+        *body() {
+          yield* mutex_unlock(s.m);
+        },
+      },
+    ],
   });
   assert.equal(r.verdict, 'violated');
   assert.equal(r.counterexample?.property, 'no-model-assertion');
-  assert.match(r.counterexample?.message ?? '', /mutex_unlock\(m\) by a task that does not hold it/);
+  assert.match(r.counterexample.message, /mutex_unlock\(m\) by a task that does not hold it/);
 });
 
 test('locking a mutex twice deadlocks, and the report says so', () => {
@@ -71,7 +78,7 @@ test('locking a mutex twice deadlocks, and the report says so', () => {
     ],
   });
   assert.equal(r.counterexample?.property, 'no-deadlock');
-  assert.match(r.counterexample?.message ?? '', /t waits for mutex m, which it already holds/);
+  assert.match(r.counterexample.message, /t waits for mutex m, which it already holds/);
 });
 
 test('ABBA lock order is found as a deadlock naming both waits', () => {
@@ -99,34 +106,58 @@ test('ABBA lock order is found as a deadlock naming both waits', () => {
     ],
   });
   assert.equal(r.counterexample?.property, 'no-deadlock');
-  assert.match(r.counterexample?.message ?? '', /t1 waits for mutex B held by t2/);
-  assert.match(r.counterexample?.message ?? '', /t2 waits for mutex A held by t1/);
+  assert.match(r.counterexample.message, /t1 waits for mutex B held by t2/);
+  assert.match(r.counterexample.message, /t2 waits for mutex A held by t1/);
 });
 
-test('mutex_trylock fails while another task holds the lock', () => {
-  const r = explore({
-    setup: (sim) => ({ m: new Mutex(sim, 'm'), results: [] as boolean[] }),
-    tasks: (s) => [
-      {
-        name: 'holder',
-        *body() {
-          yield* mutex_lock(s.m);
-          yield op('hold');
-          yield* mutex_unlock(s.m);
+test('mutex_trylock fails exactly while another task holds the lock', () => {
+  interface TryState {
+    m: Mutex;
+    holding: boolean;
+    bad: boolean;
+    failed: boolean;
+  }
+  const spec = (property: { name: string; check: (s: TryState) => true | string }) =>
+    explore<TryState>({
+      setup: (sim): TryState => ({
+        m: new Mutex(sim, 'm'),
+        holding: false,
+        bad: false,
+        failed: false,
+      }),
+      tasks: (s) => [
+        {
+          name: 'holder',
+          *body() {
+            yield* mutex_lock(s.m);
+            s.holding = true;
+            yield op('hold');
+            s.holding = false;
+            yield* mutex_unlock(s.m);
+          },
         },
-      },
-      {
-        name: 'try',
-        *body() {
-          const ok = yield* mutex_trylock(s.m);
-          s.results.push(ok);
-          if (ok) yield* mutex_unlock(s.m);
+        {
+          name: 'try',
+          *body() {
+            const ok = yield* mutex_trylock(s.m);
+            if (ok === s.holding) s.bad = true;
+            if (!ok) s.failed = true;
+            if (ok) yield* mutex_unlock(s.m);
+          },
         },
-      },
-    ],
-    properties: [prop('never', () => true, () => '')],
-  });
-  assert.equal(r.verdict, 'holds');
+      ],
+      properties: [property],
+    });
+  // Success exactly when the holder is outside: proved over every interleaving.
+  assert.equal(
+    spec({ name: 'consistent', check: (s) => !s.bad || 'wrong result' }).verdict,
+    'holds',
+  );
+  // And failure is reachable.
+  assert.equal(
+    spec({ name: 'never-fails', check: (s) => !s.failed || 'failed' }).verdict,
+    'violated',
+  );
 });
 
 test('lockdep_assert_held without the lock is a model assertion', () => {
@@ -175,7 +206,7 @@ test('spinlock: mutual exclusion in every interleaving', () => {
           yield* spin_unlock(st.s);
         },
       })),
-    properties: [prop('exclusive', (s) => s.max === 1, (s) => `${s.max} inside`)],
+    properties: [{ name: 'exclusive', check: (s) => s.max === 1 || `${s.max} inside` }],
   });
   assert.equal(r.verdict, 'holds');
 });
@@ -214,7 +245,7 @@ test('rw_semaphore: readers share, a writer is alone, and two readers can overla
         },
       },
     ],
-    properties: [prop('rw-exclusion', (s) => !s.bad, () => 'writer overlapped')],
+    properties: [{ name: 'rw-exclusion', check: (s) => !s.bad || 'writer overlapped' }],
   });
   assert.equal(r.verdict, 'holds');
   // And the overlap of two readers is reachable: a property forbidding it is violated.
@@ -231,7 +262,7 @@ test('rw_semaphore: readers share, a writer is alone, and two readers can overla
           yield* up_read(s.rw);
         },
       })),
-    properties: [prop('no-overlap', (s) => !s.overlapped, () => 'two readers inside')],
+    properties: [{ name: 'no-overlap', check: (s) => !s.overlapped || 'two readers inside' }],
   });
   assert.equal(overlap.verdict, 'violated');
 });
@@ -239,7 +270,14 @@ test('rw_semaphore: readers share, a writer is alone, and two readers can overla
 test('up_read without holding the semaphore is a model assertion', () => {
   const r = explore({
     setup: (sim) => ({ rw: new RwSemaphore(sim, 'rw') }),
-    tasks: (s) => [{ name: 't', *body() { yield* up_read(s.rw); } }],
+    tasks: (s) => [
+      {
+        name: 't',
+        *body() {
+          yield* up_read(s.rw);
+        },
+      },
+    ],
   });
   assert.match(r.counterexample?.message ?? '', /up_read\(rw\) by a task that does not hold it/);
 });

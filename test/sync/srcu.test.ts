@@ -20,7 +20,7 @@ import {
   wait_for_completion,
 } from '../../src/sync/index.ts';
 import { op } from '../../src/sim/index.ts';
-import { explore, prop } from '../helpers/scenario.ts';
+import { explore } from '../helpers/scenario.ts';
 
 test('read sections nest and each unlock takes its own index', () => {
   const r = explore({
@@ -38,7 +38,10 @@ test('read sections nest and each unlock takes its own index', () => {
       },
     ],
     properties: [
-      prop('indices', (s) => s.idx.join() === '0,0' && s.ss.readers.size === 0, (s) => s.idx.join()),
+      {
+        name: 'indices',
+        check: (s) => (s.idx.join() === '0,0' && s.ss.readers.size === 0) || s.idx.join(),
+      },
     ],
   });
   assert.equal(r.verdict, 'holds');
@@ -57,7 +60,7 @@ test('the index flips after a grace period', () => {
         },
       },
     ],
-    properties: [prop('flipped', (s) => s.idx === 1, (s) => `idx ${s.idx}`)],
+    properties: [{ name: 'flipped', check: (s) => s.idx === 1 || `idx ${s.idx}` }],
   });
   assert.equal(r.verdict, 'holds');
 });
@@ -86,7 +89,7 @@ test('synchronize_srcu waits for every reader that entered before it started', (
         },
       },
     ],
-    properties: [prop('waited', (s) => s.bad === '', (s) => s.bad)],
+    properties: [{ name: 'waited', check: (s) => s.bad === '' || s.bad }],
   });
   assert.equal(r.verdict, 'holds');
   assert.equal(r.coverage.kind, 'exhaustive');
@@ -128,7 +131,10 @@ test('synchronize_srcu does not wait for a reader that entered after it started'
     properties: [
       // In schedules where the reader entered before synchronize's start it would deadlock;
       // those are excluded by completion ordering only partially, so look for the good run.
-      prop('not-waited', (s) => !s.syncReturnedWithReaderInside, () => 'returned with reader inside'),
+      {
+        name: 'not-waited',
+        check: (s) => !s.syncReturnedWithReaderInside || 'returned with reader inside',
+      },
     ],
   });
   // The "violation" is the proof: some schedule has synchronize return while the late reader
@@ -152,7 +158,7 @@ test('synchronize_srcu inside a read section of the same domain is a self-deadlo
     ],
   });
   assert.equal(r.counterexample?.property, 'no-deadlock');
-  assert.match(r.counterexample?.message ?? '', /its own read section \(self-deadlock\)/);
+  assert.match(r.counterexample.message, /its own read section \(self-deadlock\)/);
 });
 
 test('unlock with the wrong index is a model assertion', () => {
@@ -174,7 +180,14 @@ test('unlock with the wrong index is a model assertion', () => {
 test('srcu_dereference outside a read section is a model assertion', () => {
   const r = explore({
     setup: (sim) => ({ ss: new SrcuStruct(sim, 'ss'), p: new Shared(sim, 'p', 1) }),
-    tasks: (s) => [{ name: 't', *body() { yield* srcu_dereference(s.p, s.ss); } }],
+    tasks: (s) => [
+      {
+        name: 't',
+        *body() {
+          yield* srcu_dereference(s.p, s.ss);
+        },
+      },
+    ],
   });
   assert.match(r.counterexample?.message ?? '', /outside an ss read section/);
 });

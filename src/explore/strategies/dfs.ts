@@ -8,7 +8,7 @@
  * search remembers that it pruned something, so it can say whether it was exhaustive outright
  * or only up to the bound.
  */
-import type { Decider, ExecutionResult, TaskId } from '../../sim/index.ts';
+import type { Decider } from '../../sim/index.ts';
 import type { Coverage, Strategy } from '../strategy.ts';
 
 interface Node {
@@ -39,7 +39,7 @@ export class DfsStrategy implements Strategy {
         return this.decide(() => {
           const options = [dflt, ...enabled.filter((t) => t !== dflt)];
           return { options, cost: options.map((t) => (canContinue && t !== current ? 1 : 0)) };
-        }) as TaskId;
+        });
       },
       pickChoice: (n) =>
         this.decide(() => {
@@ -90,7 +90,7 @@ export class DfsStrategy implements Strategy {
     return false;
   }
 
-  finish(_result: ExecutionResult): void {
+  finish(): void {
     // Nodes past the end of this execution cannot exist; the stack is exactly its path.
     this.stack.length = this.depth;
   }

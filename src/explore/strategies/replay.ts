@@ -3,7 +3,7 @@
  * decisions (see sim/schedule.ts). A deviation the execution cannot take is a ReplayDiverged
  * error: the token does not belong to this scenario, variant or model version.
  */
-import { ReplayDiverged, type Decider, type Deviation, type TaskId } from '../../sim/index.ts';
+import { ReplayDiverged, type Decider, type Deviation } from '../../sim/index.ts';
 import type { Coverage, Strategy } from '../strategy.ts';
 
 export class ReplayStrategy implements Strategy {
@@ -23,7 +23,7 @@ export class ReplayStrategy implements Strategy {
           throw new ReplayDiverged(
             `replay diverged at decision ${this.index - 1}: task ${v} is not runnable`,
           );
-        return v as TaskId;
+        return v;
       },
       pickChoice: (n) => {
         const v = byIndex.get(this.index++) ?? 0;
