@@ -132,8 +132,8 @@ test('mutex_trylock fails exactly while another task holds the lock', () => {
             yield* mutex_lock(s.m);
             s.holding = true;
             yield op('hold');
-            s.holding = false;
             yield* mutex_unlock(s.m);
+            s.holding = false;
           },
         },
         {
