@@ -1,0 +1,145 @@
+/**
+ * Physical memory: the page frames whose bytes a kexec can carry to the next kernel.
+ *
+ * **Models:** the RAM of the machine as seen through the kernel's direct map (phys_to_virt /
+ * memcpy on physical addresses) and the effect of kexec on it: preserved frames keep their
+ * bytes at the same address, every other frame is lost (kernel/liveupdate/kexec_handover.c,
+ * v7.2-era mainline, spec §4.9).
+ *
+ * **Abstracted:** no struct page, no NUMA nodes, no holes in the memory map, no caches or
+ * DMA. Memory is sparse: a frame gets its 4096 bytes only when a write puts a non-zero byte in
+ * it, and an absent frame reads as zeros, so a 64 GiB machine costs only its written pages.
+ *
+ * Addresses and lengths are JS numbers, not bigints: arithmetic on them is much faster, and every
+ * safe integer (below 2^53, 8 PiB) is far above any modelled machine. The constructor refuses
+ * sizes past that bound; ABI fields stay u64 bigints and convert with `physToAddr`.
+ * Out-of-range addresses, lengths and pfns throw RangeError: the model reached memory the
+ * machine does not have.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export const GiB = 1024 * 1024 * 1024;
+
+/** A u64 physical address as a JS number for PhysMem; RangeError past 2^53. */
+export function physToAddr(phys: bigint): number {
+  if (phys < 0n || phys > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`physical address 0x${phys.toString(16)} is not modelled`);
+  }
+  return Number(phys);
+}
+
+const isIndex = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+export class PhysMem {
+  /** Size in bytes, a multiple of PAGE_SIZE. */
+  readonly size: number;
+  /** Number of page frames: valid pfns are 0 .. pageCount - 1. */
+  readonly pageCount: number;
+  private readonly pages = new Map<number, Uint8Array>();
+
+  constructor(size: number = 4 * GiB) {
+    if (!isIndex(size) || size === 0 || size % PAGE_SIZE !== 0) {
+      throw new RangeError(`memory size ${size} is not a positive multiple of ${PAGE_SIZE}`);
+    }
+    this.size = size;
+    this.pageCount = size / PAGE_SIZE;
+  }
+
+  private checkRange(addr: number, len: number): void {
+    if (!isIndex(addr) || !isIndex(len) || len > this.size - addr || addr > this.size) {
+      throw new RangeError(`access of ${len} bytes at ${addr} is outside ${this.size} bytes`);
+    }
+  }
+
+  private checkPfn(pfn: number): void {
+    if (!isIndex(pfn) || pfn >= this.pageCount) {
+      throw new RangeError(`pfn ${pfn} is outside 0..${this.pageCount - 1}`);
+    }
+  }
+
+  /** A copy of `len` bytes at physical address `addr`; absent frames read as zeros. */
+  read(addr: number, len: number): Uint8Array {
+    this.checkRange(addr, len);
+    const out = new Uint8Array(len);
+    for (let done = 0; done < len;) {
+      const at = addr + done;
+      const offset = at % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - offset, len - done);
+      const page = this.pages.get((at - offset) / PAGE_SIZE);
+      if (page) out.set(page.subarray(offset, offset + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** Copies `bytes` to physical address `addr`. Zeros written to an absent frame allocate
+   * nothing, since the frame reads as zeros already. */
+  write(addr: number, bytes: Uint8Array): void {
+    this.checkRange(addr, bytes.length);
+    for (let done = 0; done < bytes.length;) {
+      const at = addr + done;
+      const offset = at % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - offset, bytes.length - done);
+      const pfn = (at - offset) / PAGE_SIZE;
+      const chunk = bytes.subarray(done, done + n);
+      let page = this.pages.get(pfn);
+      if (!page && chunk.some((b) => b !== 0)) {
+        page = new Uint8Array(PAGE_SIZE);
+        this.pages.set(pfn, page);
+      }
+      page?.set(chunk, offset);
+      done += n;
+    }
+  }
+
+  readU64(addr: number): bigint {
+    const bytes = this.read(addr, 8);
+    return new DataView(bytes.buffer).getBigUint64(0, true);
+  }
+
+  writeU64(addr: number, value: bigint): void {
+    if (value < 0n || value > 0xffff_ffff_ffff_ffffn) throw new RangeError(`${value} is not a u64`);
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, value, true);
+    this.write(addr, bytes);
+  }
+
+  /** Clears a frame; it holds no bytes afterwards. */
+  zeroPage(pfn: number): void {
+    this.checkPfn(pfn);
+    this.pages.delete(pfn);
+  }
+
+  /** A copy of the frame's bytes, or null if it holds none (never written with a non-zero
+   * byte, or zeroed or scrubbed since). */
+  pageBytes(pfn: number): Uint8Array | null {
+    this.checkPfn(pfn);
+    return this.pages.get(pfn)?.slice() ?? null;
+  }
+
+  /** Installs a whole frame as given, even all zeros; used to load a saved image exactly. */
+  restorePage(pfn: number, bytes: Uint8Array): void {
+    this.checkPfn(pfn);
+    if (bytes.length !== PAGE_SIZE) {
+      throw new RangeError(`a page is ${PAGE_SIZE} bytes, not ${bytes.length}`);
+    }
+    this.pages.set(pfn, bytes.slice());
+  }
+
+  /** The frames that hold bytes, ascending. */
+  touchedPfns(): number[] {
+    return [...this.pages.keys()].sort((a, b) => a - b);
+  }
+
+  /** How many frames hold bytes (each costs PAGE_SIZE bytes of host memory). */
+  get touchedCount(): number {
+    return this.pages.size;
+  }
+
+  /** Drops every frame for which `keep(pfn)` is false: the memory the next kernel does not
+   * inherit. */
+  scrub(keep: (pfn: number) => boolean): void {
+    for (const pfn of [...this.pages.keys()]) if (!keep(pfn)) this.pages.delete(pfn);
+  }
+}
