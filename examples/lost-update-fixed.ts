@@ -37,6 +37,7 @@ export default defineScenario({
       },
     })),
   defaults: { strategy: 'dfs', expect: 'holds' },
+  observe: (s) => `counter=${s.counter.value}`,
   properties: [
     {
       name: 'no-lost-update',

@@ -27,6 +27,7 @@ export default defineScenario({
       },
     })),
   defaults: { strategy: 'dfs', expect: 'violated' },
+  observe: (s) => `counter=${s.counter.value}`,
   properties: [
     {
       name: 'no-lost-update',

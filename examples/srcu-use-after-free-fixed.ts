@@ -54,6 +54,7 @@ export default defineScenario({
     })),
   ],
   defaults: { strategy: 'dfs', expect: 'holds' },
+  observe: (s) => `uaf=${[...s.useAfterFree].sort().join('+')}`,
   properties: [
     {
       name: 'no-use-after-free',

@@ -20,11 +20,12 @@ import { runScenarioOnce, type Violation } from './run.ts';
 import { resolveArgs, type Scenario, type ScenarioArgs } from './scenario.ts';
 import type { Coverage, Strategy } from './strategy.ts';
 import { DfsStrategy } from './strategies/dfs.ts';
+import { DporStrategy } from './strategies/dpor.ts';
 import { PctStrategy } from './strategies/pct.ts';
 import { RandomStrategy } from './strategies/random.ts';
 import { ReplayStrategy } from './strategies/replay.ts';
 
-export const STRATEGIES = ['random', 'pct', 'dfs'] as const;
+export const STRATEGIES = ['random', 'pct', 'dfs', 'dpor'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export interface Limits {
@@ -57,6 +58,11 @@ export interface CheckOptions {
   /** Called every `progressEvery` executions. */
   readonly onProgress?: (p: { executions: number; steps: number }) => void;
   readonly progressEvery?: number;
+  /**
+   * Keep searching after a violation and collect every terminal state (for validating one
+   * strategy against another). The first violation is still the counterexample.
+   */
+  readonly exploreAll?: boolean;
 }
 
 export interface LimitHit {
@@ -84,6 +90,10 @@ export interface CheckResult {
   readonly seconds: number | null;
   readonly counterexample: Counterexample | null;
   readonly limits: Limits;
+  /** Executions a reducing strategy abandoned as equivalent to ones already run. */
+  readonly pruned: number;
+  /** With `exploreAll`: the distinct terminal states reached, sorted. */
+  readonly terminalStates: readonly string[] | null;
 }
 
 function makeStrategy(o: CheckOptions, limits: Limits): Strategy {
@@ -94,6 +104,8 @@ function makeStrategy(o: CheckOptions, limits: Limits): Strategy {
       return new PctStrategy(o.seed, o.pctDepth ?? 3);
     case 'dfs':
       return new DfsStrategy(limits.preemptionsMax);
+    case 'dpor':
+      return new DporStrategy();
   }
 }
 
@@ -119,6 +131,8 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
   let steps = 0;
   let limit: LimitHit | null = null;
   let counterexample: Counterexample | null = null;
+  let pruned = 0;
+  const terminals = o.exploreAll ? new Set<string>() : null;
 
   for (;;) {
     if (executions >= limits.executionsMax) {
@@ -138,12 +152,14 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     strategy.finish(judged.result);
     executions++;
     steps += judged.result.steps;
+    if (judged.result.outcome.kind === 'pruned') pruned++;
+    if (terminals && judged.terminal !== null) terminals.add(judged.terminal);
     if (o.onProgress && executions % every === 0) o.onProgress({ executions, steps });
-    if (judged.violation !== null) {
+    if (judged.violation !== null && counterexample === null) {
       const token = tokenFor(header, judged.result);
       const traced = replayToken(scenario, token, args);
       counterexample = { ...judged.violation, token, execution: traced.result };
-      break;
+      if (!o.exploreAll) break;
     }
     if (judged.stepLimited) {
       limit = { limit: 'steps', flag: '--steps', value: limits.stepsMax };
@@ -153,7 +169,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
   const seconds = clock ? (clock() - start) / 1000 : null;
   const verdict = counterexample ? 'violated' : limit ? 'limit' : 'holds';
   const coverage: Coverage =
-    verdict === 'holds'
+    verdict === 'holds' || (o.exploreAll && limit === null)
       ? strategy.exhaustible
         ? strategy.coverage()
         : { kind: 'sampled' }
@@ -172,6 +188,8 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     seconds,
     counterexample,
     limits,
+    pruned,
+    terminalStates: terminals ? [...terminals].sort() : null,
   };
 }
 

@@ -16,12 +16,15 @@ export interface JudgedExecution {
   readonly violation: Violation | null;
   /** True when the execution hit the step limit: it proves nothing either way. */
   readonly stepLimited: boolean;
+  /** The scenario's `observe` of the end state, prefixed by how the execution ended. */
+  readonly terminal: string | null;
 }
 
 function outcomeViolation(outcome: Outcome): Violation | null {
   switch (outcome.kind) {
     case 'complete':
     case 'step-limit':
+    case 'pruned':
       return null;
     case 'deadlock': {
       const who = outcome.blocked.map((b) => `${b.task} waits for ${b.waitsFor}`).join('; ');
@@ -70,5 +73,10 @@ export function runScenarioOnce<S>(
       }
     }
   }
-  return { result, violation, stepLimited: result.outcome.kind === 'step-limit' };
+  const kind = result.outcome.kind;
+  const terminal =
+    kind === 'pruned' || kind === 'step-limit'
+      ? null
+      : `${kind}:${scenario.observe ? scenario.observe(state) : ''}`;
+  return { result, violation, stepLimited: kind === 'step-limit', terminal };
 }

@@ -51,6 +51,11 @@ export interface ScenarioSpec<S> {
   readonly properties?: readonly Property<S>[];
   readonly invariants?: readonly Property<S>[];
   readonly defaults?: ScenarioDefaults;
+  /**
+   * A canonical description of a terminal state, used to compare what different strategies
+   * reach (DPOR must reach the same set of terminal states as plain DFS).
+   */
+  readonly observe?: (state: S) => string;
 }
 
 export interface Scenario<S = unknown> extends ScenarioSpec<S> {

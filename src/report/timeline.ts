@@ -76,5 +76,7 @@ export function describeOutcome(execution: ExecutionResult): string {
       return 'an invariant failed';
     case 'step-limit':
       return `stopped at the step limit (${o.stepsMax}); raise it with --steps`;
+    case 'pruned':
+      return 'abandoned by the strategy as equivalent to an execution already explored';
   }
 }

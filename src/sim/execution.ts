@@ -36,12 +36,34 @@ export interface Sim {
   local<T>(key: symbol, init: () => T): T;
 }
 
+/** A live task at a scheduling point: its pending operation's footprint and whether it can run. */
+export interface TaskView {
+  readonly id: TaskId;
+  readonly access: readonly Access[];
+  readonly enabled: boolean;
+}
+
+/** Everything a footprint-aware strategy sees at a scheduling point. */
+export interface SchedulePoint {
+  readonly enabled: readonly TaskId[];
+  readonly current: TaskId | null;
+  readonly dflt: TaskId;
+  readonly live: readonly TaskView[];
+}
+
 /** The oracle a strategy gives an execution. */
 export interface Decider {
   /** `enabled` is ascending; `dflt` is the default pick. Must return a member of `enabled`. */
   pickTask(enabled: readonly TaskId[], current: TaskId | null, dflt: TaskId): TaskId;
   /** Returns a value in [0, n); n >= 2. */
   pickChoice(n: number, label: string, task: TaskId): number;
+  /**
+   * Optional, for footprint-aware strategies: called at every scheduling point, even with one
+   * enabled task, instead of pickTask. Returning null abandons the execution as redundant.
+   */
+  schedule?(point: SchedulePoint): TaskId | null;
+  /** Optional: the live tasks when no task can run any more (all done, or deadlock). */
+  terminal?(live: readonly TaskView[]): void;
 }
 
 export interface Decision {
@@ -61,7 +83,9 @@ export type Outcome =
   | { kind: 'assertion'; task: string; message: string }
   | { kind: 'crash'; task: string; message: string }
   | { kind: 'monitor'; message: string }
-  | { kind: 'step-limit'; stepsMax: number };
+  | { kind: 'step-limit'; stepsMax: number }
+  /** The strategy abandoned the execution because it is equivalent to one already explored. */
+  | { kind: 'pruned' };
 
 export interface ExecutionResult {
   readonly outcome: Outcome;
@@ -190,14 +214,26 @@ export class Execution implements Sim {
         }
       }
       if (enabled.length === 0) {
+        if (this.decider.terminal) this.decider.terminal(this.views(enabled));
         if (live === 0) return { kind: 'complete' };
         return { kind: 'deadlock', blocked: this.blockedTasks() };
       }
       if (this.steps >= stepsMax) return { kind: 'step-limit', stepsMax };
       const dflt = currentEnabled ? (this.current as TaskId) : (enabled[0] as TaskId);
       let pick = dflt;
-      if (enabled.length > 1) {
+      if (this.decider.schedule) {
+        const chosen = this.decider.schedule({
+          enabled,
+          current: this.current,
+          dflt,
+          live: this.views(enabled),
+        });
+        if (chosen === null) return { kind: 'pruned' };
+        pick = chosen;
+      } else if (enabled.length > 1) {
         pick = this.decider.pickTask(enabled, this.current, dflt);
+      }
+      if (enabled.length > 1) {
         if (!enabled.includes(pick)) throw new Error(`decider picked task ${pick}, not enabled`);
         this.decisions.push({ kind: 'task', value: pick, dflt });
         if (currentEnabled && pick !== this.current) this.preemptions++;
@@ -268,6 +304,14 @@ export class Execution implements Sim {
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof ModelAssertion) return { kind: 'assertion', task: task.name, message };
     return { kind: 'crash', task: task.name, message };
+  }
+
+  private views(enabled: readonly TaskId[]): TaskView[] {
+    const out: TaskView[] = [];
+    for (const t of this.tasks)
+      if (t.pending !== null)
+        out.push({ id: t.id, access: t.pending.access, enabled: enabled.includes(t.id) });
+    return out;
   }
 
   private blockedTasks(): BlockedTask[] {

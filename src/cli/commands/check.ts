@@ -31,7 +31,7 @@ function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
   const progress = makeProgress();
   const result = check(scenario, {
     scenarioRef: ref,
-    strategy: strategy === 'dpor' ? 'dfs' : strategy,
+    strategy,
     seed: f.seed,
     params: paramsFrom(f.param),
     variant: f.variant,
