@@ -59,7 +59,8 @@ export function renderCheck(r: CheckResult): string {
   if (cx) {
     const ex = cx.execution;
     const pre = ex.preemptions === 1 ? '1 preemption' : `${ex.preemptions} preemptions`;
-    out.push('', `counterexample: ${ex.steps} steps, ${pre}`, renderExecution(ex, cx), '');
+    const shrunk = cx.foundSteps !== ex.steps ? ` (shrunk from ${cx.foundSteps} steps)` : '';
+    out.push('', `counterexample: ${ex.steps} steps, ${pre}${shrunk}`, renderExecution(ex, cx), '');
     out.push(`replay: ${replayCommand(cx.token)}`);
   }
   return out.join('\n');

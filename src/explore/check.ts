@@ -17,6 +17,7 @@ import {
   type TokenHeader,
 } from '../sim/index.ts';
 import { runScenarioOnce, type Violation } from './run.ts';
+import { fewestPreemptions, shrinkSchedule } from './shrink.ts';
 import { resolveArgs, type Scenario, type ScenarioArgs } from './scenario.ts';
 import type { Coverage, Strategy } from './strategy.ts';
 import { DfsStrategy } from './strategies/dfs.ts';
@@ -63,6 +64,8 @@ export interface CheckOptions {
    * strategy against another). The first violation is still the counterexample.
    */
   readonly exploreAll?: boolean;
+  /** Shrink a counterexample to a minimal schedule (default true). */
+  readonly shrink?: boolean;
 }
 
 export interface LimitHit {
@@ -74,6 +77,10 @@ export interface LimitHit {
 export interface Counterexample extends Violation {
   readonly token: string;
   readonly execution: ExecutionResult;
+  /** Steps of the execution the search found, before shrinking. */
+  readonly foundSteps: number;
+  /** Replays tried while shrinking (0 when shrinking is off). */
+  readonly shrinkAttempts: number;
 }
 
 export interface CheckResult {
@@ -109,8 +116,27 @@ function makeStrategy(o: CheckOptions, limits: Limits): Strategy {
   }
 }
 
-function tokenFor(header: TokenHeader, execution: ExecutionResult): string {
-  return encodeToken({ header, schedule: deviationsOf(execution.decisions) });
+function makeCounterexample<S>(
+  scenario: Scenario<S>,
+  args: ScenarioArgs,
+  header: TokenHeader,
+  violation: Violation,
+  found: ExecutionResult,
+  o: CheckOptions,
+): Counterexample {
+  let schedule = deviationsOf(found.decisions);
+  let shrinkAttempts = 0;
+  if (o.shrink ?? true) {
+    const limits = { stepsMax: header.stepsMax };
+    const fewest = fewestPreemptions(scenario, args, violation.property, found, limits);
+    const shrunk = shrinkSchedule(scenario, args, violation.property, fewest, limits);
+    schedule = [...shrunk.schedule];
+    shrinkAttempts = shrunk.attempts;
+  }
+  const token = encodeToken({ header, schedule });
+  const traced = replayToken(scenario, token, args);
+  const final = traced.violation ?? violation;
+  return { ...final, token, execution: traced.result, foundSteps: found.steps, shrinkAttempts };
 }
 
 export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
@@ -156,9 +182,14 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     if (terminals && judged.terminal !== null) terminals.add(judged.terminal);
     if (o.onProgress && executions % every === 0) o.onProgress({ executions, steps });
     if (judged.violation !== null && counterexample === null) {
-      const token = tokenFor(header, judged.result);
-      const traced = replayToken(scenario, token, args);
-      counterexample = { ...judged.violation, token, execution: traced.result };
+      counterexample = makeCounterexample(
+        scenario,
+        args,
+        header,
+        judged.violation,
+        judged.result,
+        o,
+      );
       if (!o.exploreAll) break;
     }
     if (judged.stepLimited) {

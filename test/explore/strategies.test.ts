@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { check } from '../../src/explore/check.ts';
+import { check, replayToken } from '../../src/explore/check.ts';
 import { defineScenario } from '../../src/explore/scenario.ts';
 import { op } from '../../src/sim/index.ts';
 import { READ_ONCE, Shared, WRITE_ONCE } from '../../src/sync/index.ts';
@@ -151,4 +151,26 @@ test('unknown parameters and variants are input errors', () => {
     () => check(lostUpdate, { scenarioRef: 'x', strategy: 'dfs', seed: 1, variant: 'zzz' }),
     /has no variant "zzz"/,
   );
+});
+
+test('counterexamples are shrunk to the fewest preemptions and replay strictly', () => {
+  // Three tasks, two increments each: random search finds long, switch-heavy schedules.
+  for (const strategy of ['random', 'pct'] as const) {
+    const r = check(lostUpdate, { scenarioRef: 'lost', strategy, seed: 3 });
+    assert.equal(r.verdict, 'violated');
+    const cx = r.counterexample;
+    assert.ok(cx);
+    // One preemption suffices to lose an update; shrinking must find that.
+    assert.equal(cx.execution.preemptions, 1);
+    assert.ok(cx.execution.steps <= cx.foundSteps);
+    const replayed = replayToken(lostUpdate, cx.token);
+    assert.equal(replayed.violation?.property, 'six');
+    assert.equal(replayed.result.steps, cx.execution.steps);
+  }
+});
+
+test('shrinking can be turned off', () => {
+  const r = check(lostUpdate, { scenarioRef: 'lost', strategy: 'random', seed: 3, shrink: false });
+  assert.equal(r.counterexample?.shrinkAttempts, 0);
+  assert.equal(r.counterexample.execution.steps, r.counterexample.foundSteps);
 });

@@ -13,20 +13,27 @@ export class ReplayStrategy implements Strategy {
   private started = false;
   private index = 0;
 
-  constructor(schedule: readonly Deviation[]) {
+  /**
+   * @param lenient take the default where a deviation cannot be taken (used by shrinking, whose
+   *   candidate schedules are edits of a real one), instead of reporting a divergence.
+   */
+  constructor(schedule: readonly Deviation[], lenient = false) {
     const byIndex = new Map(schedule.map((d) => [d.index, d.value]));
     this.decider = {
       pickTask: (enabled, _current, dflt) => {
         const v = byIndex.get(this.index++);
         if (v === undefined) return dflt;
-        if (!enabled.includes(v))
+        if (!enabled.includes(v)) {
+          if (lenient) return dflt;
           throw new ReplayDiverged(
             `replay diverged at decision ${this.index - 1}: task ${v} is not runnable`,
           );
+        }
         return v;
       },
       pickChoice: (n) => {
         const v = byIndex.get(this.index++) ?? 0;
+        if (v >= n && lenient) return 0;
         if (v >= n)
           throw new ReplayDiverged(
             `replay diverged at decision ${this.index - 1}: choice ${v} of ${n}`,

@@ -1,0 +1,117 @@
+/**
+ * Shrinking a counterexample to a minimal schedule.
+ *
+ * First, the fewest preemptions: bounded DFS with preemption bounds 0, 1, ... below the found
+ * execution's count looks for the same violation (iterative context bounding), within a budget
+ * of executions per bound. Then the schedule itself:
+ * A schedule is a list of deviations from the default order (see sim/schedule.ts); fewer
+ * deviations means fewer preemptions and context switches for a person to follow. Shrinking
+ * repeatedly tries to drop one deviation, or to lower its value (an earlier task, a smaller
+ * choice), replaying the candidate leniently; a candidate is kept when it still violates the
+ * same property and is smaller: fewer deviations, then fewer steps. The result is re-encoded
+ * from the decisions its run actually took, so it replays strictly.
+ */
+import { deviationsOf, type Deviation, type ExecutionResult } from '../sim/index.ts';
+import { runScenarioOnce } from './run.ts';
+import type { Scenario, ScenarioArgs } from './scenario.ts';
+import { DfsStrategy } from './strategies/dfs.ts';
+import { ReplayStrategy } from './strategies/replay.ts';
+
+/**
+ * The execution with the fewest preemptions that violates `property`, searching bounds below
+ * `start.preemptions`; `start` itself when none is found within the budget.
+ */
+export function fewestPreemptions<S>(
+  scenario: Scenario<S>,
+  args: ScenarioArgs,
+  property: string,
+  start: ExecutionResult,
+  options: { stepsMax: number; executionsPerBound?: number },
+): ExecutionResult {
+  const budget = options.executionsPerBound ?? 5000;
+  for (let bound = 0; bound < start.preemptions; bound++) {
+    const dfs = new DfsStrategy(bound);
+    for (let n = 0; n < budget && dfs.next(); n++) {
+      const judged = runScenarioOnce(scenario, args, dfs.decider, {
+        stepsMax: options.stepsMax,
+        trace: false,
+      });
+      dfs.finish();
+      if (judged.violation?.property === property) return judged.result;
+    }
+  }
+  return start;
+}
+
+export interface Shrunk {
+  readonly schedule: readonly Deviation[];
+  readonly result: ExecutionResult;
+  /** Candidate replays tried. */
+  readonly attempts: number;
+}
+
+interface Candidate {
+  readonly schedule: Deviation[];
+  readonly steps: number;
+  readonly result: ExecutionResult;
+}
+
+function smaller(a: Candidate, b: Candidate): boolean {
+  if (a.schedule.length !== b.schedule.length) return a.schedule.length < b.schedule.length;
+  return a.steps < b.steps;
+}
+
+export function shrinkSchedule<S>(
+  scenario: Scenario<S>,
+  args: ScenarioArgs,
+  property: string,
+  start: ExecutionResult,
+  options: { stepsMax: number; attemptsMax?: number },
+): Shrunk {
+  const attemptsMax = options.attemptsMax ?? 2000;
+  let attempts = 0;
+  let best: Candidate = {
+    schedule: deviationsOf(start.decisions),
+    steps: start.steps,
+    result: start,
+  };
+
+  const attempt = (schedule: readonly Deviation[]): Candidate | null => {
+    attempts++;
+    const replay = new ReplayStrategy(schedule, true);
+    replay.next();
+    const judged = runScenarioOnce(scenario, args, replay.decider, {
+      stepsMax: options.stepsMax,
+      trace: false,
+    });
+    if (judged.violation?.property !== property) return null;
+    const actual = deviationsOf(judged.result.decisions);
+    return { schedule: actual, steps: judged.result.steps, result: judged.result };
+  };
+
+  let improved = true;
+  while (improved && attempts < attemptsMax) {
+    improved = false;
+    for (let i = 0; i < best.schedule.length && attempts < attemptsMax; i++) {
+      const without = best.schedule.filter((_, k) => k !== i);
+      const c = attempt(without);
+      if (c && smaller(c, best)) {
+        best = c;
+        improved = true;
+        break;
+      }
+      const d = best.schedule[i] as Deviation;
+      for (let v = 0; v < d.value && attempts < attemptsMax; v++) {
+        const lowered = best.schedule.map((x, k) => (k === i ? { index: x.index, value: v } : x));
+        const e = attempt(lowered);
+        if (e && smaller(e, best)) {
+          best = e;
+          improved = true;
+          break;
+        }
+      }
+      if (improved) break;
+    }
+  }
+  return { schedule: best.schedule, result: best.result, attempts };
+}
