@@ -3,7 +3,15 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { check, STRATEGIES, type CheckResult, type StrategyName } from '../../explore/check.ts';
 import type { Scenario } from '../../explore/scenario.ts';
 import { BUILTIN_SCENARIOS } from '../../scenarios/registry.ts';
-import { checkJson, coverageText, rateText, renderCheck } from '../format.ts';
+import { writeArtifacts } from '../artifacts.ts';
+import {
+  checkJson,
+  coverageText,
+  paramsText,
+  rateText,
+  renderCheck,
+  replayCommand,
+} from '../format.ts';
 import { loadScenario } from '../load.ts';
 import { collectParam, intOption, paramsFrom, secondsOption } from '../options.ts';
 import { makeProgress } from '../progress.ts';
@@ -23,6 +31,8 @@ interface CheckFlags {
   param: string[];
   variant: string;
   json?: true;
+  trace?: string;
+  report?: string;
 }
 
 function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
@@ -118,6 +128,8 @@ export function registerCheck(program: Command): void {
     .option('--param <name=value>', 'set a scenario parameter (repeatable)', collectParam, [])
     .option('--variant <name>', 'scenario variant', 'default')
     .option('--json', 'print the result as JSON')
+    .option('--trace <file>', 'write the counterexample as a Chrome/Perfetto trace (JSON)')
+    .option('--report <file>', 'write the counterexample as a self-contained HTML report')
     .action(async (ref, flags) => {
       if (ref === undefined) {
         process.exitCode = await checkAll(flags);
@@ -130,6 +142,26 @@ export function registerCheck(program: Command): void {
         process.stdout.write(`${renderCheck(r)}\n`);
         const rate = rateText(r);
         if (rate) process.stderr.write(`${rate}\n`);
+      }
+      const cx = r.counterexample;
+      if (cx) {
+        writeArtifacts(
+          cx.execution,
+          {
+            title: `luosim: ${ref}`,
+            facts: [
+              ['scenario', ref],
+              ['variant', r.variant],
+              ['params', paramsText(r.params)],
+              ['strategy', `${r.strategy}, seed ${r.seed}`],
+            ],
+            violation: `${cx.property}: ${cx.message}`,
+            replay: replayCommand(cx.token),
+          },
+          flags,
+        );
+      } else if (flags.trace !== undefined || flags.report !== undefined) {
+        process.stderr.write('luosim: no counterexample, so no trace or report was written\n');
       }
       process.exitCode = exitCodeOf(r);
     });

@@ -3,7 +3,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { replayToken } from '../../explore/check.ts';
 import { renderTimeline } from '../../report/timeline.ts';
 import { decodeToken } from '../../sim/index.ts';
-import { paramsText, renderExecution } from '../format.ts';
+import { writeArtifacts } from '../artifacts.ts';
+import { paramsText, renderExecution, replayCommand } from '../format.ts';
 import { loadScenario } from '../load.ts';
 
 export function registerReplay(program: Command): void {
@@ -12,10 +13,26 @@ export function registerReplay(program: Command): void {
     .description('re-run the execution a replay token describes and print its timeline')
     .argument('<token>', 'a token printed by luosim check')
     .option('--json', 'print the result as JSON')
+    .option('--trace <file>', 'write the execution as a Chrome/Perfetto trace (JSON)')
+    .option('--report <file>', 'write the execution as a self-contained HTML report')
     .action(async (token, flags) => {
       const { header } = decodeToken(token);
       const scenario = await loadScenario(header.scenario);
       const r = replayToken(scenario, token);
+      writeArtifacts(
+        r.result,
+        {
+          title: `luosim: ${header.scenario}`,
+          facts: [
+            ['scenario', header.scenario],
+            ['variant', header.variant],
+            ['params', paramsText(header.params)],
+          ],
+          violation: r.violation ? `${r.violation.property}: ${r.violation.message}` : null,
+          replay: replayCommand(token),
+        },
+        flags,
+      );
       if (flags.json) {
         const json = {
           scenario: header.scenario,
