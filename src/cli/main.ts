@@ -9,6 +9,7 @@ import { InputError, ReplayDiverged } from '../sim/index.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerList } from './commands/list.ts';
 import { registerReplay } from './commands/replay.ts';
+import { registerVariants } from './commands/variants.ts';
 
 export const EXIT_USAGE = 2;
 
@@ -22,6 +23,7 @@ function buildProgram(): Command {
   registerCheck(program);
   registerReplay(program);
   registerList(program);
+  registerVariants(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -103,7 +103,10 @@ export interface CheckResult {
   readonly terminalStates: readonly string[] | null;
 }
 
-function makeStrategy(o: CheckOptions, limits: Limits): Strategy {
+export function makeStrategy(
+  o: Pick<CheckOptions, 'strategy' | 'seed' | 'pctDepth'>,
+  limits: Limits,
+): Strategy {
   switch (o.strategy) {
     case 'random':
       return new RandomStrategy(o.seed);
@@ -116,13 +119,13 @@ function makeStrategy(o: CheckOptions, limits: Limits): Strategy {
   }
 }
 
-function makeCounterexample<S>(
+export function makeCounterexample<S>(
   scenario: Scenario<S>,
   args: ScenarioArgs,
   header: TokenHeader,
   violation: Violation,
   found: ExecutionResult,
-  o: CheckOptions,
+  o: Pick<CheckOptions, 'shrink'>,
 ): Counterexample {
   let schedule = deviationsOf(found.decisions);
   let shrinkAttempts = 0;
@@ -135,7 +138,7 @@ function makeCounterexample<S>(
   }
   const token = encodeToken({ header, schedule });
   const traced = replayToken(scenario, token, args);
-  const final = traced.violation ?? violation;
+  const final = traced.violations.find((v) => v.property === violation.property) ?? violation;
   return { ...final, token, execution: traced.result, foundSteps: found.steps, shrinkAttempts };
 }
 
@@ -228,6 +231,7 @@ export interface ReplayResult {
   readonly header: TokenHeader;
   readonly result: ExecutionResult;
   readonly violation: Violation | null;
+  readonly violations: readonly Violation[];
 }
 
 /** Re-runs one execution from a token, traced. `args` defaults to the token's own. */
@@ -246,5 +250,10 @@ export function replayToken<S>(
     stepsMax: header.stepsMax,
     trace: true,
   });
-  return { header, result: judged.result, violation: judged.violation };
+  return {
+    header,
+    result: judged.result,
+    violation: judged.violation,
+    violations: judged.violations,
+  };
 }

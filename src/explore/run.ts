@@ -13,7 +13,10 @@ export interface Violation {
 
 export interface JudgedExecution {
   readonly result: ExecutionResult;
+  /** The first violation: the outcome's, else the first failing property. */
   readonly violation: Violation | null;
+  /** Every violation of this execution (each failing property at the end). */
+  readonly violations: readonly Violation[];
   /** True when the execution hit the step limit: it proves nothing either way. */
   readonly stepLimited: boolean;
   /** The scenario's `observe` of the end state, prefixed by how the execution ended. */
@@ -63,20 +66,19 @@ export function runScenarioOnce<S>(
   state = scenario.setup(ex, args);
   for (const t of scenario.tasks(state, args)) ex.spawn(t.name, t.body);
   const result = ex.run();
-  let violation = outcomeViolation(result.outcome);
-  if (violation === null && result.outcome.kind === 'complete') {
+  const violations: Violation[] = [];
+  const fromOutcome = outcomeViolation(result.outcome);
+  if (fromOutcome) violations.push(fromOutcome);
+  if (result.outcome.kind === 'complete')
     for (const p of scenario.properties) {
       const r = p.check(state);
-      if (r !== true) {
-        violation = { property: p.name, message: r };
-        break;
-      }
+      if (r !== true) violations.push({ property: p.name, message: r });
     }
-  }
+  const violation = violations[0] ?? null;
   const kind = result.outcome.kind;
   const terminal =
     kind === 'pruned' || kind === 'step-limit'
       ? null
       : `${kind}:${scenario.observe ? scenario.observe(state) : ''}`;
-  return { result, violation, stepLimited: kind === 'step-limit', terminal };
+  return { result, violation, violations, stepLimited: kind === 'step-limit', terminal };
 }

@@ -37,7 +37,7 @@ export function fewestPreemptions<S>(
         trace: false,
       });
       dfs.finish();
-      if (judged.violation?.property === property) return judged.result;
+      if (judged.violations.some((v) => v.property === property)) return judged.result;
     }
   }
   return start;
@@ -84,7 +84,7 @@ export function shrinkSchedule<S>(
       stepsMax: options.stepsMax,
       trace: false,
     });
-    if (judged.violation?.property !== property) return null;
+    if (!judged.violations.some((v) => v.property === property)) return null;
     const actual = deviationsOf(judged.result.decisions);
     return { schedule: actual, steps: judged.result.steps, result: judged.result };
   };
