@@ -83,8 +83,9 @@ export function htmlReport(execution: ExecutionResult, meta: ReportMeta): string
 <h1>${esc(meta.title)}</h1>
 <dl>${facts}</dl>
 ${violation}
-<p>End: ${esc(describeOutcome(execution))}. ${execution.steps} steps, ${execution.preemptions} preemptions.</p>
+<p>End: ${esc(describeOutcome(execution))}. ${execution.steps} steps, ${execution.preemptions} preemption${execution.preemptions === 1 ? '' : 's'}.</p>
 <h2>Timeline</h2>
+${meta.violation === null ? '' : '<p>The highlighted step is the last one before the violation was detected.</p>'}
 <table id="timeline"><thead><tr><th>step</th>${head}</tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table>
