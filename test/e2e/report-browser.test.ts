@@ -56,10 +56,9 @@ test(
       assert.ok(await marked.isVisible());
       const markedText = await marked.textContent();
       assert.match(markedText ?? '', /srcu_read_unlock/);
-      const bg = await marked
-        .locator('td')
-        .first()
-        .evaluate((el) => getComputedStyle(el).backgroundColor);
+      const bg = await page.evaluate<string>(
+        "getComputedStyle(document.querySelector('tr.violating td')).backgroundColor",
+      );
       assert.notEqual(bg, 'rgba(0, 0, 0, 0)');
       assert.match(
         (await page.locator('code.replay').textContent()) ?? '',
