@@ -24,6 +24,11 @@ export const LIVEUPDATE_HNDL_COMPAT_LENGTH = 48;
 /** struct liveupdate_file_op_args: the in/out bundle of every op except can_preserve. */
 export interface liveupdate_file_op_args {
   readonly handler: liveupdate_file_handler;
+  /**
+   * The session of the file (added by patch 01 of the guest_memfd preservation series, RFC v2),
+   * for liveupdate_get_token_outgoing / liveupdate_get_file_incoming. Opaque to handlers.
+   */
+  readonly session: unknown;
   /** For can_finish/finish: 0 never retrieved, 1 retrieved, < 0 the retrieve's errno. */
   retrieve_status: number;
   /** IN for preserve/unpreserve/freeze/unfreeze/can_finish/finish; OUT for retrieve. */

@@ -51,6 +51,7 @@ import {
   luo_up_write,
   type Luo,
   type luo_file_set,
+  type luo_session,
 } from './luo_internal.ts';
 
 export function* liveupdate_register_file_handler(
@@ -79,6 +80,7 @@ export function* liveupdate_unregister_file_handler(luo: Luo, fh: liveupdate_fil
 function args_of(lf: luo_file, retrieve_status = 0): liveupdate_file_op_args {
   return {
     handler: lf.fh,
+    session: lf.session,
     retrieve_status,
     file: lf.file,
     serialized_data: lf.serialized_data,
@@ -129,6 +131,7 @@ export function* luo_preserve_file(
   err = fh === null ? -ENOENT : yield* luo_preserved_insert(luo, file_id(fh, f), f);
   if (fh !== null && err === 0) {
     const lf = new luo_file(luo.sim, fh, f, 0n, token);
+    lf.session = fs.owner;
     const args = args_of(lf);
     err = yield* (fh.ops.preserve as NonNullable<typeof fh.ops.preserve>)(args);
     if (err === 0) {
@@ -302,7 +305,9 @@ export function* luo_file_deserialize(
       break;
     }
     const ser = luo_file_ser.read(bytes);
-    fs.files_list.push(new luo_file(luo.sim, fh, null, ser.data, ser.token));
+    const lf = new luo_file(luo.sim, fh, null, ser.data, ser.token);
+    lf.session = fs.owner;
+    fs.files_list.push(lf);
   }
   yield* up_read(luo.luo_register_rwlock);
   if (err === 0 && BigInt(fs.count) !== count) err = -EINVAL;
@@ -313,4 +318,34 @@ export function* luo_file_deserialize(
   }
   fs.incoming_chain = chain;
   return 0;
+}
+
+/**
+ * liveupdate_get_token_outgoing (patch 01, RFC v2): the token under which `f` is preserved in
+ * `session`, or -ENOENT when it is not preserved there (in another session, or not at all).
+ * Context: called from a handler's freeze at reboot, with the session mutex held.
+ */
+export function liveupdate_get_token_outgoing(session: unknown, f: file): bigint | number {
+  const s = session as luo_session | null;
+  if (s === null) return -ENOENT;
+  const lf = s.file_set.files_list.find((x) => x.file === f);
+  return lf === undefined ? -ENOENT : lf.token;
+}
+
+/**
+ * liveupdate_get_file_incoming (patch 01, RFC v2): retrieves, from kernel code, the file preserved
+ * under `token` in the incoming `session`, exactly as the RETRIEVE_FD ioctl would (first retrieve
+ * runs the handler; a retrieved file gets one more reference; a failed one returns its stored
+ * error). The caller owns one reference to the returned file.
+ * Context: called from a handler's retrieve, with the session mutex held by the outer ioctl and
+ * the outer file's mutex held; the inner file's mutex is a different object.
+ */
+export function* liveupdate_get_file_incoming(
+  luo: Luo,
+  session: unknown,
+  token: bigint,
+): Sched<file | number> {
+  const s = session as luo_session | null;
+  if (s === null) return -ENOENT;
+  return yield* luo_retrieve_file(luo, s.file_set, token);
 }

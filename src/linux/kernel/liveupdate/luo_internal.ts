@@ -38,6 +38,8 @@ export class luo_file {
   file: file | null;
   serialized_data: bigint;
   private_data: unknown = null;
+  /** The session the file belongs to (patch 01 passes it to every op). */
+  session: luo_session | null = null;
   /** 0 never retrieved, 1 retrieved, < 0 the errno of the failed retrieve (permanent). */
   retrieve_status = 0;
   readonly token: bigint;
@@ -54,6 +56,8 @@ export class luo_file {
 
 /** struct luo_file_set: the files of one session, in preservation (FIFO) order. */
 export class luo_file_set {
+  /** The session that owns this set (handed to handlers as `args.session`, patch 01). */
+  owner: luo_session | null = null;
   readonly files_list: luo_file[] = [];
   /** Outgoing: the chain the files are serialized into at reboot. */
   readonly block_set = new kho_block_set(luo_file_ser.size);
@@ -77,6 +81,7 @@ export class luo_session {
   constructor(sim: Sim, name: string, incoming: boolean) {
     this.name = name;
     this.incoming = incoming;
+    this.file_set.owner = this;
     this.mutex = new Mutex(sim, `session(${name}).mutex`);
   }
 }
