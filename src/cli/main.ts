@@ -7,8 +7,11 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError, ReplayDiverged } from '../sim/index.ts';
 import { registerCheck } from './commands/check.ts';
+import { registerInspect } from './commands/inspect.ts';
 import { registerList } from './commands/list.ts';
 import { registerReplay } from './commands/replay.ts';
+import { registerRun } from './commands/run.ts';
+import { registerSelftest } from './commands/selftest.ts';
 import { registerVariants } from './commands/variants.ts';
 
 export const EXIT_USAGE = 2;
@@ -23,6 +26,9 @@ function buildProgram(): Command {
   registerCheck(program);
   registerReplay(program);
   registerList(program);
+  registerSelftest(program);
+  registerRun(program);
+  registerInspect(program);
   registerVariants(program);
   for (const c of program.commands) c.exitOverride();
   return program;

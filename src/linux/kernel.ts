@@ -35,9 +35,12 @@ import {
   luo_late_startup,
 } from './kernel/liveupdate/luo_core.ts';
 import type { Luo } from './kernel/liveupdate/luo_internal.ts';
+import { memfd_luo_init } from './mm/memfd_luo.ts';
 import { PageAlloc } from './mm/page_alloc.ts';
 import { mem_init } from './mm/mm_init.ts';
 import { VmallocState } from './mm/vmalloc.ts';
+import type { SrcuStruct } from '../sync/index.ts';
+import { kvm_init, type KvmGlobals } from './virt/kvm/kvm_main.ts';
 
 export interface KernelConfig {
   /** The design variant this kernel models (see the scenario's variants); 'default' = as posted. */
@@ -101,6 +104,9 @@ const INITCALLS: readonly Initcall[] = [
   { level: 'fs', name: 'kho_init', fn: kho_init },
   { level: 'late', name: 'luo_late_startup', fn: luo_late_startup },
   { level: 'late', name: 'liveupdate_ioctl_init', fn: liveupdate_ioctl_init },
+  { level: 'late', name: 'memfd_luo_init', fn: memfd_luo_init },
+  // kvm.ko's module_init: loaded after the built-in initcalls, so its LUO handlers follow memfd's.
+  { level: 'late', name: 'kvm_init', fn: kvm_init },
 ];
 const LEVELS = ['early', 'fs', 'device', 'late'] as const;
 
@@ -119,6 +125,10 @@ export class Kernel {
   bootFailure: BootFailure | null = null;
   /** LUO's per-boot state, owned by kernel/liveupdate/luo_core. */
   luo: Luo | null = null;
+  /** kvm_main.c's globals (vm_list, /dev/kvm, fops), owned by virt/kvm/kvm_main. */
+  kvm: KvmGlobals | null = null;
+  /** kvm_gmem_freeze_srcu: the ONE guest_memfd freeze SRCU domain of this boot (patch 06). */
+  kvm_gmem_freeze_srcu: SrcuStruct | null = null;
   /** True until Kernel.boot returns. */
   booting = true;
   /** True once kernel_kexec has handed the machine on; the kernel must not run again. */

@@ -14,6 +14,68 @@ async function fromModule(m: Promise<{ default: unknown }>): Promise<Scenario> {
   return (await m).default as Scenario;
 }
 
+/** The cases of liveupdate.c, in the order of the C file (see selftests/liveupdate.ts). */
+export const LIVEUPDATE_CASE_NAMES = [
+  'basic_open_close',
+  'exclusive_open',
+  'create_duplicate_session',
+  'create_distinct_sessions',
+  'preserve_memfd',
+  'preserve_multiple_memfds',
+  'preserve_complex_scenario',
+  'preserve_unsupported_fd',
+  'prevent_double_preservation',
+  'create_session_no_null_termination',
+  'create_session_empty_name',
+  'get_session_name',
+  'get_session_name_max_length',
+  'preserve_many_sessions',
+  'preserve_many_files',
+] as const;
+
+async function liveupdateCase(name: string): Promise<Scenario> {
+  const m = await import('./selftests/liveupdate.ts');
+  const s = m.LIVEUPDATE_CASES[name];
+  if (s === undefined) throw new Error(`liveupdate.ts has no case ${name}`);
+  return s as unknown as Scenario;
+}
+
+/** The two-stage kexec selftests, one module each under selftests/. */
+export const KEXEC_SELFTEST_NAMES = [
+  'luo_kexec_simple',
+  'luo_multi_session',
+  'luo_stress_sessions',
+  'luo_stress_files',
+] as const;
+
+const SELFTESTS: readonly BuiltinScenario[] = [
+  ...LIVEUPDATE_CASE_NAMES.map((c) => ({
+    name: `liveupdate.${c}`,
+    group: 'selftest' as const,
+    load: () => liveupdateCase(c),
+  })),
+  {
+    name: 'luo_kexec_simple',
+    group: 'selftest',
+    load: () => fromModule(import('./selftests/luo_kexec_simple.ts')),
+  },
+  {
+    name: 'luo_multi_session',
+    group: 'selftest',
+    load: () => fromModule(import('./selftests/luo_multi_session.ts')),
+  },
+  {
+    name: 'luo_stress_sessions',
+    group: 'selftest',
+    load: () => fromModule(import('./selftests/luo_stress_sessions.ts')),
+  },
+  {
+    name: 'luo_stress_files',
+    group: 'selftest',
+    load: () => fromModule(import('./selftests/luo_stress_files.ts')),
+  },
+];
+
 export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
   {
     name: 'lost-update',
@@ -35,7 +97,13 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     group: 'example',
     load: () => fromModule(import('../../examples/srcu-use-after-free-fixed.ts')),
   },
+  ...SELFTESTS,
 ];
+
+/** The built-in selftest ports, in registry order. */
+export function selftests(): readonly BuiltinScenario[] {
+  return BUILTIN_SCENARIOS.filter((s) => s.group === 'selftest');
+}
 
 export function findBuiltin(name: string): BuiltinScenario | undefined {
   return BUILTIN_SCENARIOS.find((s) => s.name === name);

@@ -9,7 +9,7 @@
  * `sys` that also implements `MemfdSys`.
  */
 import type { Sched } from '../sim/index.ts';
-import { ENOENT } from '../linux/include/uapi/asm-generic/errno.ts';
+import { EINVAL, ENOENT } from '../linux/include/uapi/asm-generic/errno.ts';
 import { O_RDWR } from '../linux/include/uapi/asm-generic/fcntl.ts';
 import {
   LIVEUPDATE_IOCTL_CREATE_SESSION,
@@ -27,6 +27,8 @@ import {
   liveupdate_session_preserve_fd,
   liveupdate_session_retrieve_fd,
 } from '../linux/include/uapi/linux/liveupdate.ts';
+import type { Process } from './process.ts';
+import { getrlimit_nofile, setrlimit_nofile } from './process_control.ts';
 import type { Syscalls } from './syscalls.ts';
 
 export const LUO_DEVICE = '/dev/liveupdate';
@@ -137,6 +139,26 @@ export function* restore_and_read_memfd(
   return { fd, text: new TextDecoder().decode(buf.subarray(0, nul < 0 ? n : nul)) };
 }
 
+/**
+ * restore_and_verify_memfd(): retrieves `token` and compares its NUL-terminated text with
+ * `expected` (null = no comparison). The fd, or -errno; a mismatch is -EINVAL (the fd is closed).
+ * The C helper maps the page read-only and strcmp()s it; reading the page is the same check.
+ */
+export function* restore_and_verify_memfd(
+  sys: Syscalls & MemfdSys,
+  session_fd: number,
+  token: bigint,
+  expected: string | null,
+): Sched<number> {
+  const r = yield* restore_and_read_memfd(sys, session_fd, token);
+  if (typeof r === 'number') return r;
+  if (expected !== null && r.text !== expected) {
+    yield* sys.close(r.fd);
+    return -EINVAL;
+  }
+  return r.fd;
+}
+
 /** A session `name` holding a memfd whose text is `next_stage`; the session fd stays open. */
 export function* create_state_file(
   sys: Syscalls & MemfdSys,
@@ -175,4 +197,11 @@ export function* luo_detect_stage(
   if (sfd === -ENOENT) return { stage: 1 };
   if (sfd < 0) return { err: sfd };
   return { stage: 2, state_session_fd: sfd };
+}
+
+/** luo_ensure_nofile_limit(): makes RLIMIT_NOFILE at least `min_limit` + 32; 0 or -errno. */
+export function luo_ensure_nofile_limit(proc: Process, min_limit: number): number {
+  const want = min_limit + 32;
+  if (getrlimit_nofile(proc) >= want) return 0;
+  return setrlimit_nofile(proc, want);
 }

@@ -10,16 +10,22 @@
  *    task_work; the release still happens exactly once, at the last reference.
  * 2. `current`: kernel code finds the calling task's fd table with `current_files(sim)`; the
  *    syscall layer records it at every syscall entry (per engine task).
- * 3. No RCU lookup, no f_pos lock, no file modes beyond f_flags; RLIMIT_NOFILE is a number on
- *    the table.
+ * 3. No RCU lookup, no f_pos lock, no file modes beyond f_flags (FMODE_READ/WRITE are derived
+ *    from the access mode); RLIMIT_NOFILE is a number on the table.
+ * 4. read/write take a byte buffer and a position instead of a kiocb + iov_iter (the spirit of
+ *    read_iter/write_iter); the VFS (user/syscalls.ts) advances f_pos for read(2)/write(2).
+ * 5. The inode's setattr is the only inode operation; ftruncate reaches it with ATTR_SIZE.
  * Unhappy paths: (1) no free fd below the limit → -EMFILE; (2) fget of a closed or reserved fd →
  * null (callers return -EBADF); (3) close of a free fd → -EBADF.
  */
 import { op, type Sched, type Sim, type TaskId } from '../../sim/index.ts';
 import { Refcount, refcount_dec_and_test, refcount_inc } from '../../sync/index.ts';
-import { O_CLOEXEC } from '../include/uapi/asm-generic/fcntl.ts';
+import { O_ACCMODE, O_CLOEXEC, O_RDONLY, O_WRONLY } from '../include/uapi/asm-generic/fcntl.ts';
 import { EBADF, EMFILE } from '../include/uapi/asm-generic/errno.ts';
 import type { UserPtr } from '../include/linux/uaccess.ts';
+import type { vm_area_struct } from '../include/linux/mm.ts';
+import type { RwSemaphore } from '../../sync/index.ts';
+import type { address_space } from '../mm/filemap.ts';
 
 /** struct file_operations: the subset the model's files implement. */
 export interface file_operations {
@@ -29,14 +35,54 @@ export interface file_operations {
   release?(inode: inode, file: file): Sched<number>;
   /** Returns 0, a positive result, or -errno; -ENOIOCTLCMD becomes -ENOTTY in the VFS. */
   unlocked_ioctl?(file: file, cmd: number, arg: UserPtr): Sched<number>;
+  /** read_iter: copies file bytes at `pos` into `buf` (at most buf.length); the count read, 0
+   * at EOF, or -errno. Does not move f_pos. */
+  read?(file: file, buf: Uint8Array, pos: number): Sched<number>;
+  /** write_iter: copies `buf` into the file at `pos`; the count written (possibly short) or
+   * -errno. Does not move f_pos. */
+  write?(file: file, buf: Uint8Array, pos: number): Sched<number>;
+  /** llseek: the new position or -errno; absent = generic_file_llseek on i_size. */
+  llseek?(file: file, offset: number, whence: number): Sched<number>;
+  /** mmap: sets up `vma` (vm_ops, flags) for the file; 0 or -errno. The VFS has already
+   * checked the protection against the open mode and inserted nothing yet. */
+  mmap?(file: file, vma: vm_area_struct): Sched<number>;
+  /** fallocate after vfs_fallocate's generic checks; mode is FALLOC_FL_* bits. 0 or -errno. */
+  fallocate?(file: file, mode: number, offset: number, len: number): Sched<number>;
 }
+
+/** ATTR_SIZE of struct iattr.ia_valid (include/linux/fs.h). */
+export const ATTR_SIZE = 1 << 3;
+
+/** struct iattr: the subset truncation uses. */
+export interface iattr {
+  readonly ia_valid: number;
+  readonly ia_size: number;
+}
+
+/** struct inode_operations: the subset the model's inodes implement. */
+export interface inode_operations {
+  /** notify_change → i_op->setattr; ftruncate arrives with ATTR_SIZE. 0 or -errno. */
+  setattr?(ino: inode, attr: iattr): Sched<number>;
+}
+
+/** S_IFMT bits of i_mode (include/uapi/linux/stat.h). */
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_ISREG = (mode: number): boolean => (mode & S_IFMT) === S_IFREG;
 
 export class inode {
   readonly i_ino: number;
   i_private: unknown = null;
-  /** The page cache of the inode, for file types that have one. */
-  i_mapping: unknown = null;
+  /** The page cache of the inode, for file types that have one (mm/filemap.ts). */
+  i_mapping: address_space | null = null;
   i_size = 0;
+  /** File type and permission bits; 0 for the anonymous inode (not a regular file). */
+  i_mode = 0;
+  /** Link count: 0 for unlinked files such as memfds. */
+  i_nlink = 0;
+  i_op: inode_operations | null = null;
+  /** inode->i_rwsem (inode_lock); created by the file types that take it. */
+  i_rwsem: RwSemaphore | null = null;
 
   constructor(i_ino: number) {
     this.i_ino = i_ino;
@@ -63,7 +109,19 @@ export class file {
     this.private_data = null;
     this.f_count = new Refcount(sim, `file(${path}).f_count`, 1);
   }
+
+  /** file->f_mapping: the inode's page cache. */
+  get f_mapping(): address_space | null {
+    return this.f_inode.i_mapping;
+  }
 }
+
+/** FMODE_READ: the file was opened for reading. */
+export const file_readable = (f: file): boolean => (f.f_flags & O_ACCMODE) !== O_WRONLY;
+/** FMODE_WRITE: the file was opened for writing. */
+export const file_writable = (f: file): boolean => (f.f_flags & O_ACCMODE) !== O_RDONLY;
+/** file_inode(file). */
+export const file_inode = (f: file): inode => f.f_inode;
 
 /** alloc_file: a new open file with one reference, owned by the caller. */
 export function alloc_file(
