@@ -57,6 +57,11 @@ export interface KernelConfig {
   readonly release: string;
   /** Bytes of each cold-boot scratch area (lowmem, global, node 0). */
   readonly kho_scratch_size: number;
+  /**
+   * CONFIG_LIVEUPDATE_GUEST_MEMFD: KVM registers its LUO handlers (kvm_vm_luo_v1,
+   * guest_memfd_luo_v1). Off = the mainline kernel the upstream LUO selftests target.
+   */
+  readonly liveupdate_guest_memfd: boolean;
 }
 
 export function kernelConfig(overrides: Partial<KernelConfig> = {}): KernelConfig {
@@ -68,6 +73,7 @@ export function kernelConfig(overrides: Partial<KernelConfig> = {}): KernelConfi
     panic_on_warn: true,
     release: '7.2.0-luosim',
     kho_scratch_size: 4 * 1024 * 1024,
+    liveupdate_guest_memfd: true,
     ...overrides,
   };
 }

@@ -46,6 +46,7 @@ export const KEXEC_SELFTEST_NAMES = [
   'luo_multi_session',
   'luo_stress_sessions',
   'luo_stress_files',
+  'guest_memfd_preservation',
 ] as const;
 
 const SELFTESTS: readonly BuiltinScenario[] = [
@@ -73,6 +74,11 @@ const SELFTESTS: readonly BuiltinScenario[] = [
     name: 'luo_stress_files',
     group: 'selftest',
     load: () => fromModule(import('./selftests/luo_stress_files.ts')),
+  },
+  {
+    name: 'guest_memfd_preservation',
+    group: 'selftest',
+    load: () => fromModule(import('./selftests/guest_memfd_preservation.ts')),
   },
 ];
 

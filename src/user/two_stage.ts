@@ -19,7 +19,7 @@
  */
 import type { Sched, Sim } from '../sim/index.ts';
 import { Machine, coldBootParams } from '../machine/machine.ts';
-import { BootFailure, Kernel, kernelConfig } from '../linux/kernel.ts';
+import { BootFailure, Kernel, kernelConfig, type KernelConfig } from '../linux/kernel.ts';
 import { LINUX_REBOOT_CMD_KEXEC } from '../linux/include/uapi/linux/reboot.ts';
 import { errnoName } from '../linux/include/uapi/asm-generic/errno.ts';
 import { Ksft, KsftStop } from './kselftest.ts';
@@ -31,7 +31,14 @@ import type { Syscalls } from './syscalls.ts';
 /** What the selftest VM harness boots with (vmtest.sh: `liveupdate=on panic=-1`). */
 export const LIVEUPDATE_CMDLINE = 'liveupdate=on';
 
+/** The kernel-configuration choices a system (and so a scenario) may make. */
+export type SystemKernelOptions = Partial<
+  Pick<KernelConfig, 'liveupdate_guest_memfd' | 'switches'>
+>;
+
 export interface SystemOptions {
+  /** Kernel configuration every boot of this system uses (default: kernelConfig()). */
+  readonly kernel?: SystemKernelOptions | undefined;
   /** Kernel command line of the cold boot; default LIVEUPDATE_CMDLINE. */
   readonly cmdline?: string;
   /** Memory size in bytes; default the Machine's (4 GiB, sparse). */
@@ -72,6 +79,7 @@ export class TestSystem {
   readonly sim: Sim;
   readonly ksft: Ksft;
   readonly variant: string;
+  readonly kernelOptions: SystemKernelOptions;
   machine: Machine;
   /** The kernel running now (null before the first boot or after a failed one). */
   kernel: Kernel | null = null;
@@ -92,6 +100,7 @@ export class TestSystem {
     this.sim = sim;
     this.ksft = new Ksft(sim);
     this.variant = options.variant ?? 'default';
+    this.kernelOptions = options.kernel ?? {};
     const boot = coldBootParams(options.cmdline ?? LIVEUPDATE_CMDLINE);
     this.machine =
       options.memSize === undefined
@@ -111,7 +120,8 @@ export class TestSystem {
   /** Boots the current machine; a panic is a test failure (null). */
   bootKernel(): Kernel | null {
     this.boots++;
-    const k = Kernel.boot(this.sim, this.machine, kernelConfig({ variant: this.variant }));
+    const config = kernelConfig({ variant: this.variant, ...this.kernelOptions });
+    const k = Kernel.boot(this.sim, this.machine, config);
     if (k instanceof BootFailure) {
       this.kernel = null;
       this.ksft.failures.push(`boot ${this.boots}: ${k.toString()}`);

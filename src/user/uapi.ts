@@ -36,3 +36,12 @@ export {
   liveupdate_ioctl_create_session,
   liveupdate_name_bytes,
 } from '../linux/include/uapi/linux/liveupdate.ts';
+export {
+  GUEST_MEMFD_FLAG_INIT_SHARED,
+  GUEST_MEMFD_FLAG_MMAP,
+  KVM_EXIT_MEMORY_FAULT,
+  KVM_MEM_GUEST_MEMFD,
+  KVM_X86_DEFAULT_VM,
+} from '../linux/include/uapi/linux/kvm.ts';
+export { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../linux/include/uapi/linux/falloc.ts';
+export { MAP_SHARED, PROT_READ, PROT_WRITE } from '../linux/include/uapi/asm-generic/mman.ts';

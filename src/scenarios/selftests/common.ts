@@ -8,7 +8,12 @@
  * the model's uAPI behaviour, not race scenarios.
  */
 import { defineScenario, type Property, type Scenario } from '../../explore/scenario.ts';
-import { TestSystem, type Program, type TwoStageTest } from '../../user/two_stage.ts';
+import {
+  TestSystem,
+  type Program,
+  type SystemKernelOptions,
+  type TwoStageTest,
+} from '../../user/two_stage.ts';
 
 const passes: Property<TestSystem> = {
   name: 'selftest-passes',
@@ -25,6 +30,8 @@ export interface SelftestSpec {
   readonly body: Program;
   /** Step limit of the one execution (default 10000). */
   readonly steps?: number;
+  /** Kernel configuration; default MAINLINE_LUO_KERNEL. */
+  readonly kernel?: SystemKernelOptions;
 }
 
 function defaults(steps: number | undefined) {
@@ -35,12 +42,21 @@ function defaults(steps: number | undefined) {
   };
 }
 
+/**
+ * The kernel the upstream LUO selftests target: mainline, without the guest_memfd series' KVM
+ * handlers (CONFIG_LIVEUPDATE_GUEST_MEMFD=n). With RFC v2's handlers registered,
+ * liveupdate.preserve_unsupported_fd crashes the kernel in guest_memfd's can_preserve (see the
+ * scenario `preserve-dev-null-rfc-v2` and docs/findings.md).
+ */
+export const MAINLINE_LUO_KERNEL: SystemKernelOptions = { liveupdate_guest_memfd: false };
+
 /** A selftest case that runs on one boot, as a process of its own (the harness forks one). */
 export function defineSelftest(spec: SelftestSpec): Scenario<TestSystem> {
   return defineScenario({
     name: spec.name,
     description: spec.description,
-    setup: (sim, args) => new TestSystem(sim, { variant: args.variant }),
+    setup: (sim, args) =>
+      new TestSystem(sim, { variant: args.variant, kernel: spec.kernel ?? MAINLINE_LUO_KERNEL }),
     tasks: (s) => [{ name: 'test', body: () => s.runSingle(spec.program, spec.body) }],
     properties: [passes],
     defaults: defaults(spec.steps),
@@ -51,6 +67,8 @@ export function defineSelftest(spec: SelftestSpec): Scenario<TestSystem> {
 export interface KexecSelftestSpec extends TwoStageTest {
   readonly description: string;
   readonly steps?: number;
+  /** Kernel configuration; default MAINLINE_LUO_KERNEL. */
+  readonly kernel?: SystemKernelOptions;
 }
 
 /** A two-stage selftest: stage 1, kexec, stage 2 (spec §6.2), in one task. */
@@ -58,7 +76,8 @@ export function defineKexecSelftest(spec: KexecSelftestSpec): Scenario<TestSyste
   return defineScenario({
     name: spec.name,
     description: spec.description,
-    setup: (sim, args) => new TestSystem(sim, { variant: args.variant }),
+    setup: (sim, args) =>
+      new TestSystem(sim, { variant: args.variant, kernel: spec.kernel ?? MAINLINE_LUO_KERNEL }),
     tasks: (s) => [{ name: 'init', body: () => s.runTwoStage(spec) }],
     properties: [passes],
     defaults: defaults(spec.steps),

@@ -22,6 +22,7 @@
  */
 import type { Sched } from '../../../sim/index.ts';
 import {
+  Atomic,
   mutex_lock,
   mutex_unlock,
   rcu_assign_pointer,
@@ -43,7 +44,14 @@ import {
 } from '../../fs/file.ts';
 import type { UserPtr } from '../../include/linux/uaccess.ts';
 import { kvm, kvm_vcpu, KVM_MAX_VCPU_IDS, KVM_MAX_VCPUS } from '../../include/linux/kvm_host.ts';
-import { EEXIST, EINVAL, EIO, ENOMEM, ENOTTY } from '../../include/uapi/asm-generic/errno.ts';
+import {
+  EEXIST,
+  EINVAL,
+  EIO,
+  ENOMEM,
+  ENOTTY,
+  EOPNOTSUPP,
+} from '../../include/uapi/asm-generic/errno.ts';
 import { O_CLOEXEC, O_RDWR } from '../../include/uapi/asm-generic/fcntl.ts';
 import {
   KVM_API_VERSION,
@@ -61,9 +69,16 @@ import {
   KVM_X86_SW_PROTECTED_VM,
 } from '../../include/uapi/linux/kvm.ts';
 import type { Kernel } from '../../kernel.ts';
+import { luo_of } from '../../kernel/liveupdate/luo_core.ts';
+import {
+  liveupdate_register_file_handler,
+  liveupdate_unregister_file_handler,
+} from '../../kernel/liveupdate/luo_file.ts';
 import { __free_pages, alloc_pages, __GFP_ZERO, GFP_KERNEL } from '../../mm/page_alloc.ts';
 import { kvm_arch_vcpu_fops } from '../../arch/x86/kvm/x86.ts';
 import { kvm_gmem_fops, kvm_gmem_init, kvm_vm_ioctl_create_guest_memfd } from './guest_memfd.ts';
+import { kvm_gmem_luo_handler } from './guest_memfd_luo.ts';
+import { kvm_luo_handler } from './kvm_luo.ts';
 import {
   kvm_free_memslots,
   kvm_vm_ioctl_check_extension,
@@ -84,8 +99,11 @@ export class KvmGlobals {
   readonly kvm_gmem_fops: file_operations;
   /** Inode numbers of guest_memfd inodes. */
   gmem_ino = 0;
+  /** kvm_luo's restored_vm_id: names restored VMs "1", "2", … in retrieval order. */
+  readonly restored_vm_id: Atomic;
 
   constructor(k: Kernel) {
+    this.restored_vm_id = new Atomic(k.sim, 'restored_vm_id', 0);
     this.kvm_dev = { name: 'kvm', fops: kvm_chardev_ops(k) };
     this.kvm_vm_fops = kvm_vm_fops(k);
     this.kvm_gmem_fops = kvm_gmem_fops(k);
@@ -103,7 +121,6 @@ export function kvm_globals(k: Kernel): KvmGlobals {
  * reachable before it is ready. The LUO handlers (kvm_luo, guest_memfd_luo) register here, just
  * before misc_register, in that order. A generator only because initcalls are.
  */
-// eslint-disable-next-line require-yield
 export function* kvm_init(k: Kernel): Sched<number> {
   const g = new KvmGlobals(k);
   k.kvm = g;
@@ -112,7 +129,30 @@ export function* kvm_init(k: Kernel): Sched<number> {
     k.kvm = null;
     return r;
   }
-  const err = misc_register(k, g.kvm_dev);
+  // kvm_luo_init, then kvm_gmem_luo_init (spec §2.2): LUO being off is not an error; with
+  // CONFIG_LIVEUPDATE_GUEST_MEMFD=n both are stubs.
+  if (!k.config.liveupdate_guest_memfd) {
+    const err = misc_register(k, g.kvm_dev);
+    if (err < 0) k.pr_warn(`kvm: misc device register failed: ${err}`);
+    return err;
+  }
+  const luo = luo_of(k);
+  const vmHandler = kvm_luo_handler(k);
+  let err = yield* liveupdate_register_file_handler(luo, vmHandler);
+  if (err !== 0 && err !== -EOPNOTSUPP) {
+    k.pr_warn(`kvm: Could not register kvm_vm_luo handler: ${err}`);
+    k.kvm = null;
+    return err;
+  }
+  const vmRegistered = err === 0;
+  err = yield* liveupdate_register_file_handler(luo, kvm_gmem_luo_handler(k));
+  if (err !== 0 && err !== -EOPNOTSUPP) {
+    k.pr_warn(`kvm: Could not register luo filesystem handler: ${err}`);
+    if (vmRegistered) yield* liveupdate_unregister_file_handler(luo, vmHandler);
+    k.kvm = null;
+    return err;
+  }
+  err = misc_register(k, g.kvm_dev);
   if (err < 0) k.pr_warn(`kvm: misc device register failed: ${err}`);
   return err;
 }
