@@ -6,7 +6,7 @@ import type { Scenario } from '../explore/scenario.ts';
 
 export interface BuiltinScenario {
   readonly name: string;
-  readonly group: 'example' | 'selftest' | 'race';
+  readonly group: 'example' | 'selftest' | 'race' | 'flow';
   readonly load: () => Promise<Scenario>;
 }
 
@@ -82,6 +82,51 @@ const SELFTESTS: readonly BuiltinScenario[] = [
   },
 ];
 
+/** The flows of the guest_memfd preservation series, one module each under flows/. */
+const FLOWS: readonly BuiltinScenario[] = [
+  {
+    name: 'guest_memfd_preservation.later_tests',
+    group: 'flow',
+    load: () => fromModule(import('./flows/later_tests.ts')),
+  },
+  {
+    name: 'flow.gmem_retrieved_before_vm',
+    group: 'flow',
+    load: () => fromModule(import('./flows/gmem_before_vm.ts')),
+  },
+  {
+    name: 'flow.finish_without_retrieve',
+    group: 'flow',
+    load: () => fromModule(import('./flows/finish_unretrieved.ts')),
+  },
+  {
+    name: 'flow.vm_not_preserved',
+    group: 'flow',
+    load: async () => (await import('./flows/vm_not_in_session.ts')).VM_NOT_PRESERVED as Scenario,
+  },
+  {
+    name: 'flow.vm_in_other_session',
+    group: 'flow',
+    load: async () =>
+      (await import('./flows/vm_not_in_session.ts')).VM_IN_OTHER_SESSION as Scenario,
+  },
+  {
+    name: 'flow.vm_fd_closed',
+    group: 'flow',
+    load: async () => (await import('./flows/vm_not_in_session.ts')).VM_FD_CLOSED as Scenario,
+  },
+  {
+    name: 'flow.failed_retrieve',
+    group: 'flow',
+    load: () => fromModule(import('./flows/failed_retrieve.ts')),
+  },
+  {
+    name: 'flow.session_closed_before_kexec',
+    group: 'flow',
+    load: () => fromModule(import('./flows/session_closed.ts')),
+  },
+];
+
 export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
   {
     name: 'lost-update',
@@ -104,11 +149,22 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     load: () => fromModule(import('../../examples/srcu-use-after-free-fixed.ts')),
   },
   ...SELFTESTS,
+  ...FLOWS,
+  {
+    name: 'gmem-freeze-race',
+    group: 'race',
+    load: () => fromModule(import('./races/gmem_freeze.ts')),
+  },
 ];
 
 /** The built-in selftest ports, in registry order. */
 export function selftests(): readonly BuiltinScenario[] {
   return BUILTIN_SCENARIOS.filter((s) => s.group === 'selftest');
+}
+
+/** The built-in flows, in registry order. */
+export function flows(): readonly BuiltinScenario[] {
+  return BUILTIN_SCENARIOS.filter((s) => s.group === 'flow');
 }
 
 export function findBuiltin(name: string): BuiltinScenario | undefined {

@@ -17,7 +17,7 @@
  */
 import type { Machine } from '../machine/machine.ts';
 import type { Sched } from '../sim/index.ts';
-import { close_fd, fd_file_peek, fget, fput, set_current_files } from '../linux/fs/file.ts';
+import { close_fd, fd_file_peek, set_current_files, fdget, fdput } from '../linux/fs/file.ts';
 import { ksys_ioctl } from '../linux/fs/ioctl.ts';
 import { ksys_lseek, ksys_prw, ksys_rw } from '../linux/fs/read_write.ts';
 import { do_sys_ftruncate, ksys_fallocate } from '../linux/fs/truncate.ts';
@@ -159,8 +159,9 @@ export class Syscalls {
   *fcntl(fd: number, cmd: number, arg = 0): Sched<number> {
     const files = this.proc.files;
     return yield* this.call(`fcntl(${fd}, ${cmd}, ${arg})`, function* () {
-      const f = yield* fget(files, fd);
-      if (f === null) return -EBADF;
+      const r = yield* fdget(files, fd);
+      if (r === null) return -EBADF;
+      const f = r.file;
       let ret = -EINVAL;
       if (cmd === F_ADD_SEALS || cmd === F_GET_SEALS) ret = yield* memfd_fcntl(f, cmd, arg);
       else if (cmd === F_GETFL) ret = f.f_flags;
@@ -170,7 +171,7 @@ export class Syscalls {
         if (e !== undefined && fd_file_peek(files, fd) === f) e.cloexec = (arg & FD_CLOEXEC) !== 0;
         ret = 0;
       }
-      yield* fput(f);
+      yield* fdput(r);
       return ret;
     });
   }
@@ -190,10 +191,10 @@ export class Syscalls {
     return yield* this.call(
       `mmap(0x${addr.toString(16)}, ${len}, ${prot}, ${flags}, ${fd}, ${offset})`,
       function* () {
-        const f = yield* fget(files, fd);
-        if (f === null) return -EBADF;
-        const ret = yield* do_mmap(k, mm, f, addr, len, prot, flags, offset);
-        yield* fput(f);
+        const r = yield* fdget(files, fd);
+        if (r === null) return -EBADF;
+        const ret = yield* do_mmap(k, mm, r.file, addr, len, prot, flags, offset);
+        yield* fdput(r);
         return ret;
       },
     );

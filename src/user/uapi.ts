@@ -39,9 +39,17 @@ export {
 export {
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_GUEST_MEMFD_FLAGS,
   KVM_EXIT_MEMORY_FAULT,
   KVM_MEM_GUEST_MEMFD,
   KVM_X86_DEFAULT_VM,
+  KVM_X86_SNP_VM,
 } from '../linux/include/uapi/linux/kvm.ts';
 export { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../linux/include/uapi/linux/falloc.ts';
-export { MAP_SHARED, PROT_READ, PROT_WRITE } from '../linux/include/uapi/asm-generic/mman.ts';
+export {
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  SIGBUS,
+  SIGSEGV,
+} from '../linux/include/uapi/asm-generic/mman.ts';

@@ -4,15 +4,17 @@
  * only to the handler whose compatible the file carries. Each handler's record format is
  * decoded by a module of its own, registered here by compatible:
  *
- * - "memfd-v2" (mm/memfd_luo.c, `struct memfd_luo_ser` and its folio array): ./memfd.ts, to be
- *   added with the memfd model;
- * - the guest_memfd handler of the preservation series: ./guest_memfd.ts, likewise.
+ * - "memfd-v2" (mm/memfd_luo.c, `struct memfd_luo_ser` and its folio array): ./memfd.ts;
+ * - "kvm_vm_luo_v1" and "guest_memfd_luo_v1" of the guest_memfd preservation series: ./kvm.ts.
  *
  * A decoder reads bytes only (the image's memory) and must never throw on garbage: it reports
  * what it cannot decode as a line of text. It may also claim preserved blocks so that the block
- * list can say which file they belong to.
+ * list can say which file they belong to. As a last line of defence, a decoder that throws
+ * anyway (a range error from a read it failed to check) is reported as such in its lines.
  */
 import type { PhysMem } from '../../machine/physmem.ts';
+import { guestMemfdRecordDecoder, kvmVmRecordDecoder } from './kvm.ts';
+import { memfdRecordDecoder } from './memfd.ts';
 
 export interface RecordView {
   /** Lines describing the record, shown under the file. */
@@ -27,8 +29,24 @@ export interface FileRecordDecoder {
 }
 
 /** Registered decoders; a file whose compatible has none is shown with its raw data. */
-export const FILE_RECORD_DECODERS: readonly FileRecordDecoder[] = [];
+export const FILE_RECORD_DECODERS: readonly FileRecordDecoder[] = [
+  memfdRecordDecoder,
+  kvmVmRecordDecoder,
+  guestMemfdRecordDecoder,
+];
 
 export function findRecordDecoder(compatible: string): FileRecordDecoder | undefined {
-  return FILE_RECORD_DECODERS.find((d) => d.compatible === compatible);
+  const d = FILE_RECORD_DECODERS.find((x) => x.compatible === compatible);
+  if (d === undefined) return undefined;
+  return {
+    compatible: d.compatible,
+    decode(mem, data, token) {
+      try {
+        return d.decode(mem, data, token);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        return { lines: [`error: the record could not be decoded: ${why}`], blocks: new Map() };
+      }
+    },
+  };
 }

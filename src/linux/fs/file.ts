@@ -163,6 +163,8 @@ export class files_struct {
   readonly fdt = new Map<number, FdEntry>();
   /** RLIMIT_NOFILE. */
   rlimit_nofile: number;
+  /** files->count: tasks sharing this table (threads created with CLONE_FILES). */
+  users = 1;
 
   constructor(sim: Sim, name: string, rlimit_nofile = 1024) {
     this.sim = sim;
@@ -203,6 +205,32 @@ export function* fget(files: files_struct, fd: number): Sched<file | null> {
   const f = files.fdt.get(fd)?.file ?? null;
   if (f === null) return null;
   return yield* get_file(f);
+}
+
+/** struct fd: a file borrowed from, or referenced through, an fd table. */
+export interface fd_ref {
+  readonly file: file;
+  /** True when fdget took a reference that fdput must drop. */
+  readonly refd: boolean;
+}
+
+/**
+ * fdget (__fget_light): the file behind `fd` for the duration of a syscall. When no other task
+ * shares the fd table, the file is borrowed without touching its reference count (nothing can
+ * close the fd meanwhile); otherwise a reference is taken, as fget does.
+ */
+export function* fdget(files: files_struct, fd: number): Sched<fd_ref | null> {
+  yield op(`fdget(${fd})`, [{ object: files.id, kind: 'read' }]);
+  const f = files.fdt.get(fd)?.file ?? null;
+  if (f === null) return null;
+  if (files.users === 1) return { file: f, refd: false };
+  yield* get_file(f);
+  return { file: f, refd: true };
+}
+
+/** fdput: drops what fdget took. */
+export function* fdput(r: fd_ref): Sched {
+  if (r.refd) yield* fput(r.file);
 }
 
 /** The file behind `fd` without a new reference (the caller holds the table stable). */

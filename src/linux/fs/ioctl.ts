@@ -11,7 +11,7 @@
 import type { Sched } from '../../sim/index.ts';
 import type { UserPtr } from '../include/linux/uaccess.ts';
 import { EBADF, ENOIOCTLCMD, ENOTTY } from '../include/uapi/asm-generic/errno.ts';
-import { fget, fput, type file, type files_struct } from './file.ts';
+import { type file, type files_struct, fdget, fdput } from './file.ts';
 
 export function* vfs_ioctl(f: file, cmd: number, arg: UserPtr): Sched<number> {
   if (!f.f_op.unlocked_ioctl) return -ENOTTY;
@@ -25,9 +25,9 @@ export function* ksys_ioctl(
   cmd: number,
   arg: UserPtr,
 ): Sched<number> {
-  const f = yield* fget(files, fd);
-  if (f === null) return -EBADF;
-  const ret = yield* vfs_ioctl(f, cmd, arg);
-  yield* fput(f);
+  const r = yield* fdget(files, fd);
+  if (r === null) return -EBADF;
+  const ret = yield* vfs_ioctl(r.file, cmd, arg);
+  yield* fdput(r);
   return ret;
 }

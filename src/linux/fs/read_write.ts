@@ -14,7 +14,14 @@
 import type { Sched } from '../../sim/index.ts';
 import { EBADF, EINVAL } from '../include/uapi/asm-generic/errno.ts';
 import { SEEK_CUR, SEEK_END, SEEK_SET } from '../include/uapi/linux/fcntl.ts';
-import { fget, file_readable, file_writable, fput, type file, type files_struct } from './file.ts';
+import {
+  file_readable,
+  file_writable,
+  type file,
+  type files_struct,
+  fdget,
+  fdput,
+} from './file.ts';
 
 export function* vfs_read(f: file, buf: Uint8Array, pos: number): Sched<number> {
   if (!file_readable(f)) return -EBADF;
@@ -36,10 +43,10 @@ function* with_fd(
   fd: number,
   body: (f: file) => Sched<number>,
 ): Sched<number> {
-  const f = yield* fget(files, fd);
-  if (f === null) return -EBADF;
-  const ret = yield* body(f);
-  yield* fput(f);
+  const r = yield* fdget(files, fd);
+  if (r === null) return -EBADF;
+  const ret = yield* body(r.file);
+  yield* fdput(r);
   return ret;
 }
 

@@ -33,11 +33,11 @@ import {
 import {
   ATTR_SIZE,
   S_ISREG,
-  fget,
   file_writable,
-  fput,
   type file,
   type files_struct,
+  fdget,
+  fdput,
 } from './file.ts';
 
 /** do_truncate: setattr(ATTR_SIZE) under the inode lock. */
@@ -53,12 +53,13 @@ export function* do_truncate(f: file, length: number): Sched<number> {
 
 export function* do_sys_ftruncate(files: files_struct, fd: number, length: number): Sched<number> {
   if (length < 0 || !Number.isSafeInteger(length)) return -EINVAL;
-  const f = yield* fget(files, fd);
-  if (f === null) return -EBADF;
+  const r = yield* fdget(files, fd);
+  if (r === null) return -EBADF;
+  const f = r.file;
   let ret: number;
   if (!file_writable(f) || !S_ISREG(f.f_inode.i_mode)) ret = -EINVAL;
   else ret = yield* do_truncate(f, length);
-  yield* fput(f);
+  yield* fdput(r);
   return ret;
 }
 
@@ -97,9 +98,9 @@ export function* ksys_fallocate(
   offset: number,
   len: number,
 ): Sched<number> {
-  const f = yield* fget(files, fd);
-  if (f === null) return -EBADF;
-  const ret = yield* vfs_fallocate(f, mode, offset, len);
-  yield* fput(f);
+  const r = yield* fdget(files, fd);
+  if (r === null) return -EBADF;
+  const ret = yield* vfs_fallocate(r.file, mode, offset, len);
+  yield* fdput(r);
   return ret;
 }

@@ -28,7 +28,7 @@
  * Yield points: SRCU lock/unlock/synchronize, every flags READ_ONCE/WRITE_ONCE, page-cache
  * lookups and inserts, invalidate_lock, signal_pending and cond_resched per allocated page.
  */
-import type { Sched } from '../../../sim/index.ts';
+import { op, type Sched } from '../../../sim/index.ts';
 import {
   cond_resched,
   READ_ONCE,
@@ -50,6 +50,7 @@ import {
 } from '../../include/uapi/linux/kvm.ts';
 import { kvm_arch_has_private_mem, type kvm } from '../../include/linux/kvm_host.ts';
 import type { Kernel } from '../../kernel.ts';
+import { kvm_globals } from './kvm_main.ts';
 import {
   __filemap_get_folio,
   FGP_CREAT,
@@ -77,6 +78,7 @@ export {
  * in the model). */
 export function kvm_gmem_init(k: Kernel): number {
   k.kvm_gmem_freeze_srcu = new SrcuStruct(k.sim, 'kvm_gmem_freeze_srcu');
+  kvm_globals(k).gmem_debug.domains.add(k.kvm_gmem_freeze_srcu);
   return 0;
 }
 
@@ -110,12 +112,29 @@ export function* kvm_gmem_freeze(k: Kernel, gi: gmem_inode, freeze: boolean): Sc
   let flags = yield* READ_ONCE(gi.flags);
   flags = freeze ? flags | gmem_inode.FROZEN : flags & ~gmem_inode.FROZEN;
   yield* WRITE_ONCE(gi.flags, flags);
-  if (underLock) {
-    yield* filemap_invalidate_unlock(gi.i_mapping_of());
-    return;
+  const debug = kvm_globals(k).gmem_debug;
+  // Model-only: with several domains (per-inode-srcu), observing the other domains' readers is a
+  // visible step (a write of each domain, ordered against their read locks and unlocks), which
+  // keeps DPOR sound for the checker. With the one global domain, synchronize_srcu's own steps
+  // already order the observation.
+  const observe = freeze && debug.domains.size > 1;
+  if (observe) yield op('freeze: note read sections in flight', debug.footprint());
+  const inFlight = debug.openReadSections();
+  if (!underLock) {
+    const sync = freeze
+      ? !gmem_variant(k, 'no-sync-on-freeze')
+      : gmem_variant(k, 'sync-on-unfreeze');
+    if (sync) {
+      if (!freeze && gmem_srcu(k, gi).readers.size > 0) debug.unfreezes_waited++;
+      yield* synchronize_srcu(gmem_srcu(k, gi));
+    }
+  } else yield* filemap_invalidate_unlock(gi.i_mapping_of());
+  if (freeze) {
+    if (observe) yield op('freeze: check read sections ended', debug.footprint());
+    debug.freezes++;
+    const still = debug.openReadSections();
+    if ([...inFlight].some((r) => still.has(r))) debug.freezes_returned_early++;
   }
-  const sync = freeze ? !gmem_variant(k, 'no-sync-on-freeze') : gmem_variant(k, 'sync-on-unfreeze');
-  if (sync) yield* synchronize_srcu(gmem_srcu(k, gi));
 }
 
 /** Enters the read section and checks FROZEN, in the order the variant says; -EPERM when frozen

@@ -82,6 +82,7 @@ export function* __kvm_gmem_create_file(
 ): Sched<file | number> {
   const g = kvm_globals(k);
   const ino = new gmem_inode(k.sim, ++g.gmem_ino, size, flags, gmem_variant(k, 'per-inode-srcu'));
+  if (ino.srcu !== null) g.gmem_debug.domains.add(ino.srcu);
   const gf = new gmem_file(v, ino);
   const f = alloc_file(k.sim, 'anon_inode:[kvm-gmem]', ino, O_RDWR | O_LARGEFILE, g.kvm_gmem_fops);
   f.private_data = gf;

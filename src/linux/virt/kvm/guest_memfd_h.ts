@@ -13,7 +13,7 @@
  * Variants (kernel config switches; default = RFC v2 as posted), each a review point of §7:
  * see GMEM_FREEZE_VARIANTS.
  */
-import type { Sim } from '../../../sim/index.ts';
+import type { Access, Sim } from '../../../sim/index.ts';
 import { Shared, SrcuStruct } from '../../../sync/index.ts';
 import { inode, S_IFREG, type file } from '../../fs/file.ts';
 import type { kvm, kvm_memory_slot } from '../../include/linux/kvm_host.ts';
@@ -52,6 +52,34 @@ export type GmemFreezeVariant = keyof typeof GMEM_FREEZE_VARIANTS;
 /** Whether the kernel runs a freeze variant. */
 export function gmem_variant(k: Kernel, name: GmemFreezeVariant): boolean {
   return k.config.switches[name] === true;
+}
+
+/**
+ * Model-only bookkeeping read by the checkers (src/checkers), not kernel state: what each
+ * kvm_gmem_freeze observed about the read sections it was meant to wait for. It lets a checker
+ * state Appendix B.3 ("a freeze waits for every allocation already in its read section, on any
+ * inode; an unfreeze never blocks") without changing the modelled behaviour.
+ */
+export class GmemFreezeDebug {
+  /** Every SRCU domain guest_memfd allocations read-lock (one, or one per inode). */
+  readonly domains = new Set<SrcuStruct>();
+  freezes = 0;
+  /** Freezes that returned while a read section open when FROZEN was published was still open. */
+  freezes_returned_early = 0;
+  /** Unfreezes that waited for at least one read section. */
+  unfreezes_waited = 0;
+
+  /** The footprint of looking at every domain's readers. */
+  footprint(): Access[] {
+    return [...this.domains].map((d) => ({ object: d.id, kind: 'write' as const }));
+  }
+
+  /** Open read sections across every domain, as domain/sequence keys. */
+  openReadSections(): Set<string> {
+    const out = new Set<string>();
+    for (const d of this.domains) for (const seq of d.readers.keys()) out.add(`${d.id}/${seq}`);
+    return out;
+  }
 }
 
 /** struct gmem_file: one VM's view of a guest_memfd inode. */

@@ -78,6 +78,7 @@ import { __free_pages, alloc_pages, __GFP_ZERO, GFP_KERNEL } from '../../mm/page
 import { kvm_arch_vcpu_fops } from '../../arch/x86/kvm/x86.ts';
 import { kvm_gmem_fops, kvm_gmem_init, kvm_vm_ioctl_create_guest_memfd } from './guest_memfd.ts';
 import { kvm_gmem_luo_handler } from './guest_memfd_luo.ts';
+import { GmemFreezeDebug } from './guest_memfd_h.ts';
 import { kvm_luo_handler } from './kvm_luo.ts';
 import {
   kvm_free_memslots,
@@ -101,6 +102,8 @@ export class KvmGlobals {
   gmem_ino = 0;
   /** kvm_luo's restored_vm_id: names restored VMs "1", "2", … in retrieval order. */
   readonly restored_vm_id: Atomic;
+  /** Model-only freeze bookkeeping for the checkers. */
+  readonly gmem_debug = new GmemFreezeDebug();
 
   constructor(k: Kernel) {
     this.restored_vm_id = new Atomic(k.sim, 'restored_vm_id', 0);
