@@ -37,6 +37,7 @@ export class PhysMem {
   /** Number of page frames: valid pfns are 0 .. pageCount - 1. */
   readonly pageCount: number;
   private readonly pages = new Map<number, Uint8Array>();
+  private readonly views = new Map<number, DataView>();
 
   constructor(size: number = 4 * GiB) {
     if (!isIndex(size) || size === 0 || size % PAGE_SIZE !== 0) {
@@ -93,22 +94,53 @@ export class PhysMem {
     }
   }
 
+  /** A DataView over a present page (cached: the radix tracker and records use many u64s). */
+  private view(pfn: number, page: Uint8Array): DataView {
+    let v = this.views.get(pfn);
+    if (v?.buffer !== page.buffer) {
+      v = new DataView(page.buffer, page.byteOffset, PAGE_SIZE);
+      this.views.set(pfn, v);
+    }
+    return v;
+  }
+
   readU64(addr: number): bigint {
-    const bytes = this.read(addr, 8);
-    return new DataView(bytes.buffer).getBigUint64(0, true);
+    const offset = addr % PAGE_SIZE;
+    if (offset > PAGE_SIZE - 8) {
+      const bytes = this.read(addr, 8);
+      return new DataView(bytes.buffer).getBigUint64(0, true);
+    }
+    this.checkRange(addr, 8);
+    const pfn = (addr - offset) / PAGE_SIZE;
+    const page = this.pages.get(pfn);
+    return page ? this.view(pfn, page).getBigUint64(offset, true) : 0n;
   }
 
   writeU64(addr: number, value: bigint): void {
     if (value < 0n || value > 0xffff_ffff_ffff_ffffn) throw new RangeError(`${value} is not a u64`);
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setBigUint64(0, value, true);
-    this.write(addr, bytes);
+    const offset = addr % PAGE_SIZE;
+    if (offset > PAGE_SIZE - 8) {
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setBigUint64(0, value, true);
+      this.write(addr, bytes);
+      return;
+    }
+    this.checkRange(addr, 8);
+    const pfn = (addr - offset) / PAGE_SIZE;
+    let page = this.pages.get(pfn);
+    if (!page) {
+      if (value === 0n) return;
+      page = new Uint8Array(PAGE_SIZE);
+      this.pages.set(pfn, page);
+    }
+    this.view(pfn, page).setBigUint64(offset, value, true);
   }
 
   /** Clears a frame; it holds no bytes afterwards. */
   zeroPage(pfn: number): void {
     this.checkPfn(pfn);
     this.pages.delete(pfn);
+    this.views.delete(pfn);
   }
 
   /** A copy of the frame's bytes, or null if it holds none (never written with a non-zero
@@ -140,6 +172,10 @@ export class PhysMem {
   /** Drops every frame for which `keep(pfn)` is false: the memory the next kernel does not
    * inherit. */
   scrub(keep: (pfn: number) => boolean): void {
-    for (const pfn of [...this.pages.keys()]) if (!keep(pfn)) this.pages.delete(pfn);
+    for (const pfn of [...this.pages.keys()])
+      if (!keep(pfn)) {
+        this.pages.delete(pfn);
+        this.views.delete(pfn);
+      }
   }
 }

@@ -96,3 +96,34 @@ export function* guest_check_pattern(
     }
   }
 }
+
+/**
+ * Stores a repeating page image over [gpa, gpa + len): the fast form of guest_write_pattern for
+ * patterns that repeat every page (like the selftests' `i ^ 0x5A`, whose period is 256 bytes).
+ */
+export function* guest_write_repeating(gpa: number, len: number, image: Uint8Array): Guest {
+  for (let at = 0; at < len; at += image.length) {
+    const n = Math.min(image.length, len - at);
+    yield* guest_store(gpa + at, n === image.length ? image : image.subarray(0, n));
+  }
+}
+
+/** Checks a repeating page image over [gpa, gpa + len), aborting with the selftest's message. */
+export function* guest_check_repeating(gpa: number, len: number, image: Uint8Array): Guest {
+  for (let at = 0; at < len; at += image.length) {
+    const n = Math.min(image.length, len - at);
+    const bytes = yield* guest_load(gpa + at, n);
+    const want = n === image.length ? image : image.subarray(0, n);
+    if (Buffer.compare(bytes, want) === 0) continue;
+    for (let i = 0; i < n; i++) {
+      if (bytes[i] !== image[i]) {
+        const want = image[i] ?? 0;
+        const got = bytes[i] ?? 0;
+        yield* GUEST_ASSERT(
+          false,
+          `Data mismatch at offset ${at + i}! Expected 0x${want.toString(16)}, got 0x${got.toString(16)}`,
+        );
+      }
+    }
+  }
+}

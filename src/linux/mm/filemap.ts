@@ -64,6 +64,9 @@ export class address_space {
   a_ops: address_space_operations = {};
   flags = 0;
   private_data: unknown = null;
+  /** The populated indices in ascending order, rebuilt lazily after a change (model speed-up for
+   * ordered walks; the kernel's xarray is ordered by construction). */
+  sorted_indices: number[] | null = null;
 
   constructor(sim: Sim, host: inode, name: string) {
     this.host = host;
@@ -136,6 +139,7 @@ export function __filemap_add_folio(m: address_space, folio: Folio, index: numbe
   const nr = folio_nr_pages(folio);
   for (let i = 0; i < nr; i++) if (m.i_pages.has(index + i)) return -EEXIST;
   for (let i = 0; i < nr; i++) m.i_pages.set(index + i, folio);
+  m.sorted_indices = null;
   folio.mapping = m;
   folio.index = index;
   folio._refcount += nr;
@@ -155,6 +159,7 @@ export function __filemap_remove_folio(k: HasPageAlloc, folio: Folio): void {
   if (m === null) return;
   const nr = folio_nr_pages(folio);
   for (let i = 0; i < nr; i++) m.i_pages.delete(folio.index + i);
+  m.sorted_indices = null;
   m.nrpages -= nr;
   folio.mapping = null;
   m.a_ops.free_folio?.(folio);
@@ -167,6 +172,35 @@ export function* filemap_remove_folio(k: HasPageAlloc, folio: Folio): Sched {
   if (m === null) return;
   yield op(`filemap_remove_folio(${folio.index})`, [{ object: m.id, kind: 'write' }]);
   __filemap_remove_folio(k, folio);
+}
+
+/**
+ * filemap_get_folios with a folio_batch: up to `max` distinct folios with a page in [start, end]
+ * (inclusive page indices), in index order. Cost follows the batch, not the file size.
+ */
+export function filemap_get_folios_batch(
+  m: address_space,
+  start: number,
+  end: number,
+  max: number,
+): Folio[] {
+  m.sorted_indices ??= [...m.i_pages.keys()].sort((a, b) => a - b);
+  const idx = m.sorted_indices;
+  let lo = 0;
+  let hi = idx.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((idx[mid] as number) < start) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: Folio[] = [];
+  for (let i = lo; i < idx.length && out.length < max; i++) {
+    const index = idx[i] as number;
+    if (index > end) break;
+    const folio = m.i_pages.get(index) as Folio;
+    if (out[out.length - 1] !== folio) out.push(folio);
+  }
+  return out;
 }
 
 /** The distinct folios with a page in [start, end] (inclusive page indices), by index. */

@@ -19,8 +19,8 @@ import type { Sched } from '../../sim/index.ts';
 import {
   GUEST_DONE,
   UCALL_DONE,
-  guest_check_pattern,
-  guest_write_pattern,
+  guest_check_repeating,
+  guest_write_repeating,
 } from '../../user/guest.ts';
 import {
   get_ucall,
@@ -59,7 +59,9 @@ const GMEM_SLOT = 1;
 const STATE_SESSION_NAME = 'gmem_preservation_state';
 const STATE_TOKEN = 0x999n;
 
-const pattern = (i: number): number => (i ^ 0x5a) & 0xff;
+/** Byte i of guest memory holds i ^ 0x5A; its period (256) divides a page, so one page image
+ * repeats over the whole range. */
+const PAGE_IMAGE = Uint8Array.from({ length: 4096 }, (_, i) => (i ^ 0x5a) & 0xff);
 
 /** Runs the vCPU once; the test fails unless the guest ended with GUEST_DONE. */
 function* run_guest(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched {
@@ -67,11 +69,11 @@ function* run_guest(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched {
   const guest =
     phase === 1
       ? function* () {
-          yield* guest_write_pattern(GMEM_GPA, DATA_SIZE, pattern);
+          yield* guest_write_repeating(GMEM_GPA, DATA_SIZE, PAGE_IMAGE);
           yield* GUEST_DONE();
         }
       : function* () {
-          yield* guest_check_pattern(GMEM_GPA, DATA_SIZE, pattern);
+          yield* guest_check_repeating(GMEM_GPA, DATA_SIZE, PAGE_IMAGE);
           yield* GUEST_DONE();
         };
   const vcpu = yield* vm_vcpu_add(vm, 0, guest);

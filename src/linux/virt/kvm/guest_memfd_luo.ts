@@ -74,7 +74,7 @@ import {
   kho_unpreserve_vmalloc,
 } from '../../kernel/liveupdate/kexec_handover_vmalloc.ts';
 import { liveupdate_get_token_outgoing } from '../../kernel/liveupdate/luo_file.ts';
-import { filemap_get_folios } from '../../mm/filemap.ts';
+import { filemap_get_folios_batch } from '../../mm/filemap.ts';
 import { pfn_to_page } from '../../mm/page_alloc.ts';
 import { find_vm_area, vfree, vmalloc, vread, vwrite } from '../../mm/vmalloc.ts';
 import { kvm_gmem_freeze } from './guest_memfd.ts';
@@ -100,7 +100,7 @@ function* kvm_gmem_luo_walk_folios(
   let start = 0;
   for (;;) {
     yield op(`filemap_get_folios(gmem${gi.i_ino})`, [{ object: m.id, kind: 'read' }]);
-    const batch = filemap_get_folios(m, start, end_index - 1).slice(0, FOLIO_BATCH);
+    const batch = filemap_get_folios_batch(m, start, end_index - 1, FOLIO_BATCH);
     if (batch.length === 0) return { count, err: 0 };
     for (const folio of batch) {
       if (visit) {
