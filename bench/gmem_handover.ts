@@ -43,7 +43,10 @@ export function benchGmemHandover(sizeBytes: number): HandoverFigures {
     { pickTask: (_e, _c, d) => d, pickChoice: () => 0 },
     { stepsMax: Number.MAX_SAFE_INTEGER, trace: false },
   );
-  const machine = new Machine({ memSize: sizeBytes + 8 * GiB, boot: coldBootParams('liveupdate=on') });
+  const machine = new Machine({
+    memSize: sizeBytes + 8 * GiB,
+    boot: coldBootParams('liveupdate=on'),
+  });
   const k = Kernel.boot(ex, machine, kernelConfig());
   if (k instanceof BootFailure) throw new Error(k.toString());
   const t: number[] = [];

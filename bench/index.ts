@@ -1,15 +1,21 @@
 /**
  * `npm run bench`: timing goals live here, never in `npm test`. Prints one line per figure;
  * docs/benchmarks.md records the figures measured on the project's machine.
+ * `npm run bench -- --full` also runs the 16 GiB guest_memfd handover (about a minute, ~3 GiB
+ * of heap; run it with node --max-old-space-size=20000, as the script `bench:full` does).
  */
 import srcuFixed from '../examples/srcu-use-after-free-fixed.ts';
 import lostUpdateFixed from '../examples/lost-update-fixed.ts';
 import { benchEngine } from './engine.ts';
+import { benchGmemHandover } from './gmem_handover.ts';
 import { compareReduction } from './reduction.ts';
+import { benchFreezeRace, benchGmemSelftest } from './scenarios.ts';
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
+
+const full = process.argv.includes('--full');
 
 const e = benchEngine();
 console.log('engine (two tasks, mutex-protected counter)');
@@ -29,5 +35,36 @@ for (const r of [
   console.log(
     `  ${r.name.padEnd(38)} dfs ${fmt(r.dfs.executions)} executions (${r.dfs.seconds.toFixed(2)} s), ` +
       `dpor ${fmt(r.dpor.executions)} (${r.dpor.seconds.toFixed(2)} s): ${ratio.toFixed(0)}x fewer`,
+  );
+}
+
+const race = benchFreezeRace(50_000);
+console.log('\ngmem-freeze-race (4 tasks: preserve + close, vCPU fault, fallocate, punch hole)');
+console.log(
+  `  DPOR exhaustive    ${fmt(race.dporExecutions)} executions in ${race.dporSeconds.toFixed(2)} s: ` +
+    `${fmt(race.dporExecutions / race.dporSeconds)} executions/s, ${fmt(race.dporStepsPerSecond)} steps/s`,
+);
+console.log(
+  `  plain DFS          ${fmt(race.dfsExecutions)} executions in ${race.dfsSeconds.toFixed(2)} s, ` +
+    (race.dfsFinished ? 'finished' : 'not finished (budget reached)'),
+);
+
+const g = benchGmemSelftest(15);
+console.log('\nguest_memfd_preservation_test port (both stages and the kexec, in process)');
+console.log(`  median ${g.medianMs.toFixed(1)} ms, best ${g.minMs.toFixed(1)} ms (goal < 100 ms)`);
+
+const GiB = 1024 ** 3;
+for (const size of full ? [1, 16] : [1]) {
+  const h = benchGmemHandover(size * GiB);
+  console.log(
+    `\nfully populated ${size} GiB guest_memfd (${fmt(h.folios)} folios) across a live update`,
+  );
+  console.log(
+    `  populate ${h.populateSeconds.toFixed(2)} s | preserve ${h.preserveSeconds.toFixed(2)} s, ` +
+      `kexec ${h.kexecSeconds.toFixed(2)} s, boot ${h.bootSeconds.toFixed(2)} s, ` +
+      `retrieve ${h.retrieveSeconds.toFixed(2)} s`,
+  );
+  console.log(
+    `  ${fmt(h.foliosPerSecond)} folios/s end to end (goal 1,000,000), heap ${fmt(h.heapMiB)} MiB`,
   );
 }

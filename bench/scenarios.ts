@@ -1,0 +1,60 @@
+/**
+ * Scenario-level figures: the guest_memfd_preservation_test port end to end (both stages and
+ * the kexec, one straight-through execution), and the explorer on the freeze race scenario
+ * (DPOR exhaustive, and plain DFS for comparison within a budget).
+ */
+import { check } from '../src/explore/check.ts';
+import { runScenarioOnce } from '../src/explore/run.ts';
+import { resolveArgs } from '../src/explore/scenario.ts';
+import freezeRace from '../src/scenarios/races/gmem_freeze.ts';
+import gmemTest from '../src/scenarios/selftests/guest_memfd_preservation.ts';
+
+const straight = {
+  pickTask: (_e: readonly number[], _c: number | null, d: number) => d,
+  pickChoice: () => 0,
+};
+
+/** Milliseconds per run of the guest_memfd_preservation_test port: the median of `runs`. */
+export function benchGmemSelftest(runs: number): { medianMs: number; minMs: number } {
+  const args = resolveArgs(gmemTest, {}, 'default');
+  const times: number[] = [];
+  for (let i = 0; i < runs + 3; i++) {
+    const t = performance.now();
+    const r = runScenarioOnce(gmemTest, args, straight, { stepsMax: 1e7, trace: false });
+    if (r.violation) throw new Error(r.violation.message);
+    if (i >= 3) times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: times[Math.floor(times.length / 2)] ?? 0, minMs: times[0] ?? 0 };
+}
+
+export interface RaceFigures {
+  dporExecutions: number;
+  dporSeconds: number;
+  dporStepsPerSecond: number;
+  dfsExecutions: number;
+  dfsFinished: boolean;
+  dfsSeconds: number;
+}
+
+export function benchFreezeRace(dfsBudget: number): RaceFigures {
+  const run = (strategy: 'dpor' | 'dfs', executionsMax: number) =>
+    check(freezeRace, {
+      scenarioRef: 'gmem-freeze-race',
+      strategy,
+      seed: 1,
+      limits: { executionsMax },
+      clock: () => performance.now(),
+    });
+  const dpor = run('dpor', 1_000_000);
+  if (dpor.verdict !== 'holds') throw new Error(`freeze race: ${dpor.verdict}`);
+  const dfs = run('dfs', dfsBudget);
+  return {
+    dporExecutions: dpor.executions,
+    dporSeconds: dpor.seconds ?? 0,
+    dporStepsPerSecond: dpor.steps / (dpor.seconds ?? 1),
+    dfsExecutions: dfs.executions,
+    dfsFinished: dfs.verdict === 'holds',
+    dfsSeconds: dfs.seconds ?? 0,
+  };
+}
