@@ -59,7 +59,8 @@ export function renderCheck(r: CheckResult): string {
   if (cx) {
     const ex = cx.execution;
     const pre = ex.preemptions === 1 ? '1 preemption' : `${ex.preemptions} preemptions`;
-    const shrunk = cx.foundSteps !== ex.steps ? ` (shrunk from ${cx.foundSteps} steps)` : '';
+    const shrunk =
+      cx.foundSteps !== ex.steps ? ` (shrunk; the search found one of ${cx.foundSteps} steps)` : '';
     out.push('', `counterexample: ${ex.steps} steps, ${pre}${shrunk}`, renderExecution(ex, cx), '');
     out.push(`replay: ${replayCommand(cx.token)}`);
   }
