@@ -39,6 +39,8 @@ export interface GmemRecord {
   /** "index:pfn" of every entry, in array order. */
   readonly entries: string[];
   readonly uptodate: number;
+  /** The indices whose entry carries GUEST_MEMFD_LUO_FOLIO_UPTODATE. */
+  readonly uptodateIndices: number[];
 }
 
 /** The physical pages of a kho_vmalloc area, following its chunk list (bounded). */
@@ -63,6 +65,7 @@ export function readGmemRecord(k: Kernel, pa: number): GmemRecord {
   const nr = Number(ser.nr_folios);
   const entries: string[] = [];
   let uptodate = 0;
+  const uptodateIndices: number[] = [];
   if (nr > 0) {
     const desc = kho_vmalloc_decode(bytes.subarray(GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET));
     const pages = vmallocPages(k, desc);
@@ -73,10 +76,20 @@ export function readGmemRecord(k: Kernel, pa: number): GmemRecord {
       const raw = k.machine.physmem.read(page + (i % per) * 16, 16);
       const e = guest_memfd_luo_folio_get(raw, 0);
       entries.push(`${e.index}:${e.pfn}`);
-      if ((e.flags & 1) !== 0) uptodate++;
+      if ((e.flags & 1) !== 0) {
+        uptodate++;
+        uptodateIndices.push(e.index);
+      }
     }
   }
-  return { size: ser.size, flags: ser.flags, vm_token: ser.vm_token, entries, uptodate };
+  return {
+    size: ser.size,
+    flags: ser.flags,
+    vm_token: ser.vm_token,
+    entries,
+    uptodate,
+    uptodateIndices,
+  };
 }
 
 /** The serialized_data of the file preserved under `token` in any outgoing session, or null. */

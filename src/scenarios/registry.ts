@@ -127,6 +127,35 @@ const FLOWS: readonly BuiltinScenario[] = [
   },
 ];
 
+/** The race scenarios across a kexec (issue 5 item 3), one module each under races/. */
+const RACES: readonly BuiltinScenario[] = [
+  {
+    name: 'gmem-preserve-vs-guest-writes',
+    group: 'race',
+    load: () => fromModule(import('./races/gmem_guest_writes.ts')),
+  },
+  {
+    name: 'luo-close-vs-reboot',
+    group: 'race',
+    load: () => fromModule(import('./races/luo_close_reboot.ts')),
+  },
+  {
+    name: 'gmem-concurrent-retrieve',
+    group: 'race',
+    load: () => fromModule(import('./races/gmem_concurrent_retrieve.ts')),
+  },
+  {
+    name: 'luo-finish-vs-retrieve',
+    group: 'race',
+    load: () => fromModule(import('./races/luo_finish_retrieve.ts')),
+  },
+  {
+    name: 'gmem-aborted-kexec',
+    group: 'race',
+    load: () => fromModule(import('./races/gmem_aborted_kexec.ts')),
+  },
+];
+
 export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
   {
     name: 'lost-update',
@@ -155,11 +184,17 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     group: 'race',
     load: () => fromModule(import('./races/gmem_freeze.ts')),
   },
+  ...RACES,
 ];
 
 /** The built-in selftest ports, in registry order. */
 export function selftests(): readonly BuiltinScenario[] {
   return BUILTIN_SCENARIOS.filter((s) => s.group === 'selftest');
+}
+
+/** The built-in race scenarios, in registry order. */
+export function races(): readonly BuiltinScenario[] {
+  return BUILTIN_SCENARIOS.filter((s) => s.group === 'race');
 }
 
 /** The built-in flows, in registry order. */

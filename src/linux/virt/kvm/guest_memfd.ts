@@ -26,7 +26,8 @@
  * Locking: fallocate: SRCU read ⊃ invalidate_lock (punch: write; allocate: read) ⊃ get_folio's
  * nested SRCU read. release: slots_lock ⊃ invalidate_lock. bind/unbind: invalidate_lock.
  * Yield points: SRCU lock/unlock/synchronize, every flags READ_ONCE/WRITE_ONCE, page-cache
- * lookups and inserts, invalidate_lock, signal_pending and cond_resched per allocated page.
+ * lookups and inserts, invalidate_lock, signal_pending and cond_resched per allocated page, and
+ * the first access that zeroes a folio and marks it uptodate (a write of the page cache).
  */
 import { op, type Sched } from '../../../sim/index.ts';
 import {
@@ -40,7 +41,9 @@ import {
 } from '../../../sync/index.ts';
 import { file_inode, type file } from '../../fs/file.ts';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../include/asm-generic/page.ts';
+import { folio_zero } from '../../include/linux/highmem.ts';
 import { folio_order, type Folio } from '../../include/linux/mm_types.ts';
+import { folio_mark_uptodate, folio_test_uptodate } from '../../include/linux/page-flags.ts';
 import { signal_pending } from '../../include/linux/sched/signal.ts';
 import { EINTR, EINVAL, EOPNOTSUPP, EPERM } from '../../include/uapi/asm-generic/errno.ts';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from '../../include/uapi/linux/falloc.ts';
@@ -173,6 +176,23 @@ export function* kvm_gmem_get_folio(
   if (typeof folio !== 'number')
     k.WARN_ON_ONCE(folio_order(folio) !== 0, 'gmem_get_folio_order', 'large guest_memfd folio');
   return folio;
+}
+
+/**
+ * The first access to a folio that is not uptodate (fallocated, or just allocated) zeroes it and
+ * marks it uptodate, under the folio lock in the kernel (kvm_gmem_get_pfn, the host fault). The
+ * flag is what preserve's pass 2 samples into the record (spec §8.4), so the update is a visible
+ * write of the page cache (folios have no object of their own), ordered against the walk's reads.
+ */
+export function* kvm_gmem_folio_first_access(k: Kernel, gi: gmem_inode, folio: Folio): Sched {
+  if (folio_test_uptodate(folio)) return;
+  const m = gi.i_mapping_of();
+  yield op(`folio_mark_uptodate(gmem${gi.i_ino}:${folio.index})`, [
+    { object: m.id, kind: 'write' },
+  ]);
+  if (folio_test_uptodate(folio)) return;
+  folio_zero(k, folio);
+  folio_mark_uptodate(folio);
 }
 
 /** Zaps the guest mappings of [start, end) in every VM bound to the inode. */

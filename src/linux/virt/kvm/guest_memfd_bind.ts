@@ -19,22 +19,20 @@ import type { Sched } from '../../../sim/index.ts';
 import { READ_ONCE, WRITE_ONCE } from '../../../sync/index.ts';
 import { current_files, fget, fput, type file } from '../../fs/file.ts';
 import { PAGE_SHIFT, PAGE_SIZE } from '../../include/asm-generic/page.ts';
-import { folio_zero } from '../../include/linux/highmem.ts';
 import {
   KVM_MEMSLOT_GMEM_ONLY,
   type kvm,
   type kvm_memory_slot,
 } from '../../include/linux/kvm_host.ts';
 import type { Folio } from '../../include/linux/mm_types.ts';
-import { folio_mark_uptodate, folio_test_uptodate } from '../../include/linux/page-flags.ts';
 import { EBADF, EEXIST, EFAULT, EINVAL, EIO } from '../../include/uapi/asm-generic/errno.ts';
 import { GUEST_MEMFD_FLAG_MMAP } from '../../include/uapi/linux/kvm.ts';
 import type { Kernel } from '../../kernel.ts';
 import { filemap_invalidate_lock, filemap_invalidate_unlock } from '../../mm/filemap.ts';
 import { folio_put } from '../../mm/page_alloc.ts';
-import { kvm_gmem_get_folio } from './guest_memfd.ts';
+import { kvm_gmem_folio_first_access, kvm_gmem_get_folio } from './guest_memfd.ts';
 import { file_is_gmem } from './guest_memfd_file.ts';
-import { gmem_file_of, type gmem_file } from './guest_memfd_h.ts';
+import { GMEM_I, gmem_file_of, type gmem_file } from './guest_memfd_h.ts';
 import { get_file_active } from './kvm_main.ts';
 
 /** kvm_gmem_get_index: the file page of `gfn` in `slot`. */
@@ -123,12 +121,10 @@ export function* kvm_gmem_get_pfn(
   const f = yield* get_file_active(slot.gmem_file);
   if (f === null) return -EFAULT;
   const r = yield* __kvm_gmem_get_pfn(k, f, slot, index);
+  const gi = GMEM_I(f.f_inode);
   yield* fput(f);
   if (typeof r === 'number') return r;
-  if (!folio_test_uptodate(r)) {
-    folio_zero(k, r);
-    folio_mark_uptodate(r);
-  }
+  if (gi !== null) yield* kvm_gmem_folio_first_access(k, gi, r);
   return { pfn: r.pfn + (index - r.index), folio: r };
 }
 

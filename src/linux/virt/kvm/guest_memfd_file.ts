@@ -25,7 +25,6 @@ import {
   type file_operations,
 } from '../../fs/file.ts';
 import { PAGE_SIZE } from '../../include/asm-generic/page.ts';
-import { folio_zero } from '../../include/linux/highmem.ts';
 import type { kvm } from '../../include/linux/kvm_host.ts';
 import {
   VM_FAULT_LOCKED,
@@ -36,7 +35,6 @@ import {
   vmf_error,
   type vm_operations_struct,
 } from '../../include/linux/mm.ts';
-import { folio_mark_uptodate, folio_test_uptodate } from '../../include/linux/page-flags.ts';
 import type { UserPtr } from '../../include/linux/uaccess.ts';
 import { copy_from_user } from '../../include/linux/uaccess.ts';
 import { EAGAIN, EFAULT, EINVAL, ENODEV } from '../../include/uapi/asm-generic/errno.ts';
@@ -54,6 +52,7 @@ import {
 } from '../../mm/filemap.ts';
 import {
   kvm_gmem_fallocate,
+  kvm_gmem_folio_first_access,
   kvm_gmem_get_folio,
   kvm_gmem_get_supported_flags,
   kvm_gmem_invalidate,
@@ -128,10 +127,7 @@ function kvm_gmem_vm_ops(k: Kernel): vm_operations_struct {
         return VM_FAULT_SIGBUS;
       const folio = yield* kvm_gmem_get_folio(k, gi, vmf.pgoff);
       if (typeof folio === 'number') return folio === -EAGAIN ? VM_FAULT_RETRY : vmf_error(folio);
-      if (!folio_test_uptodate(folio)) {
-        folio_zero(k, folio);
-        folio_mark_uptodate(folio);
-      }
+      yield* kvm_gmem_folio_first_access(k, gi, folio);
       vmf.page = folio;
       return VM_FAULT_LOCKED;
     },
