@@ -126,3 +126,9 @@ test('random programs: DPOR and DFS reach the same terminal states', () => {
     { numRuns: 100, seed: 20261125 },
   );
 });
+
+test('race scenario: DPOR and DFS reach the same terminal states of luo-close-vs-reboot', async () => {
+  const scenario = (await import('../../src/scenarios/races/luo_close_reboot.ts')).default;
+  const { dfs, dpor } = compare(scenario);
+  assert.ok(dpor.executions * 10 < dfs.executions, `${dpor.executions} vs ${dfs.executions}`);
+});
