@@ -104,3 +104,12 @@ test('--json prints a machine-readable result', () => {
   assert.equal(j.verdict, 'violated');
   assert.match(j.counterexample.token, /^ls1\./);
 });
+
+test('a closed output pipe ends the command quietly, without a stack trace', () => {
+  const r = spawnSync('sh', ['-c', `${process.execPath} bin/luosim.mjs list | head -c 10`], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout.length, 10);
+  assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /);
+});
