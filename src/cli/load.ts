@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { isScenario, type Scenario } from '../explore/scenario.ts';
 import { findBuiltin } from '../scenarios/registry.ts';
 import { InputError } from '../sim/index.ts';
@@ -17,14 +18,20 @@ export async function loadScenario(ref: string): Promise<Scenario> {
     throw new InputError(`no built-in scenario named "${ref}" and no such file (see: luosim list)`);
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    // tsImport loads the file whatever the module type of the directory it sits in (outside an
+    // ESM package a .ts file is compiled as CommonJS, with the default export one level down).
+    mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown };
   } catch (e) {
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    // esbuild puts the location and the reason on the line after its summary.
+    const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter((l) => l.trim());
+    const why = lines.slice(0, lines[0]?.endsWith(':') ? 2 : 1).join(' ');
     throw new InputError(`cannot load scenario file ${ref}: ${why}`);
   }
-  if (!isScenario(mod.default))
+  const inner = (mod.default as { default?: unknown } | undefined)?.default;
+  const exported = isScenario(mod.default) ? mod.default : inner;
+  if (!isScenario(exported))
     throw new InputError(
       `${ref} does not export a scenario (expected: export default defineScenario({...}))`,
     );
-  return mod.default;
+  return exported;
 }

@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 
 function luosim(...args: string[]) {
@@ -112,4 +115,21 @@ test('a closed output pipe ends the command quietly, without a stack trace', () 
   assert.equal(r.status, 0);
   assert.equal(r.stdout.length, 10);
   assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /);
+});
+
+test('a scenario file outside any package loads; a broken one is a one-line input error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'luosim-scn-'));
+  const good = join(dir, 'mine.ts');
+  const index = join(process.cwd(), 'src/index.ts');
+  const example = readFileSync('examples/lost-update.ts', 'utf8').replace(`'luosim'`, `'${index}'`);
+  writeFileSync(good, example);
+  const r = luosim('check', good);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /VIOLATED no-lost-update/);
+  const bad = join(dir, 'bad.ts');
+  writeFileSync(bad, 'export default {{{ ;\n');
+  const b = luosim('check', bad);
+  assert.equal(b.code, 2);
+  assert.equal(b.stderr.trim().split('\n').length, 1);
+  assert.match(b.stderr, /cannot load scenario file .*bad\.ts/);
 });
