@@ -26,10 +26,10 @@ export function collectParam(value: string, previous: string[]): string[] {
 }
 
 export function paramsFrom(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const at = item.indexOf('=');
-    out[item.slice(0, at)] = item.slice(at + 1);
-  }
-  return out;
+  return Object.fromEntries(
+    list.map((item) => {
+      const at = item.indexOf('=');
+      return [item.slice(0, at), item.slice(at + 1)];
+    }),
+  );
 }

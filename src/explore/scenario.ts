@@ -94,21 +94,21 @@ export function resolveArgs(
   overrides: Readonly<Record<string, ParamValue>> = {},
   variant = 'default',
 ): ScenarioArgs {
-  if (!(variant in scenario.variants)) {
+  if (!Object.hasOwn(scenario.variants, variant)) {
     const known = Object.keys(scenario.variants).join(', ');
     throw new InputError(`scenario ${scenario.name} has no variant "${variant}" (known: ${known})`);
   }
-  const params: Record<string, ParamValue> = {};
-  for (const [k, spec] of Object.entries(scenario.params)) params[k] = spec.default;
+  const values = new Map<string, ParamValue>();
+  for (const [k, spec] of Object.entries(scenario.params)) values.set(k, spec.default);
   for (const [k, raw] of Object.entries(overrides)) {
-    const spec = scenario.params[k];
+    const spec = Object.hasOwn(scenario.params, k) ? scenario.params[k] : undefined;
     if (spec === undefined) {
       const known = Object.keys(scenario.params).join(', ') || 'none';
       throw new InputError(`scenario ${scenario.name} has no parameter "${k}" (known: ${known})`);
     }
-    params[k] = coerce(k, raw, spec.default);
+    values.set(k, coerce(k, raw, spec.default));
   }
-  return { params, variant };
+  return { params: Object.fromEntries(values), variant };
 }
 
 function coerce(name: string, raw: ParamValue, like: ParamValue): ParamValue {

@@ -91,8 +91,12 @@ class Reader {
 }
 
 function canonicalHeader(h: TokenHeader): string {
-  const params: Record<string, ParamValue> = {};
-  for (const k of Object.keys(h.params).sort()) params[k] = h.params[k] as ParamValue;
+  // fromEntries defines own properties, so even a parameter named __proto__ survives.
+  const params = Object.fromEntries(
+    Object.keys(h.params)
+      .sort()
+      .map((k) => [k, h.params[k]]),
+  );
   return JSON.stringify({ s: h.scenario, v: h.variant, p: params, r: h.seed, l: h.stepsMax });
 }
 

@@ -41,6 +41,7 @@ test('token round trip: decode(encode(t)) equals t', () => {
       assert.equal(back.header.stepsMax, t.header.stepsMax);
       assert.deepEqual({ ...back.header.params }, { ...t.header.params });
     }),
+    { numRuns: 500 },
   );
 });
 
@@ -67,4 +68,14 @@ test('malformed tokens are InputErrors', () => {
       }
     }),
   );
+});
+
+test('a parameter named __proto__ is an ordinary parameter in a token', () => {
+  const params = JSON.parse('{"__proto__": "x", "a": 1}') as Record<string, string | number>;
+  const t = { header: { scenario: 's', variant: 'v', params, seed: 1, stepsMax: 5 }, schedule: [] };
+  const back = decodeToken(encodeToken(t));
+  assert.deepEqual(Object.entries(back.header.params), [
+    ['__proto__', 'x'],
+    ['a', 1],
+  ]);
 });
