@@ -12,7 +12,10 @@ export function coverageText(r: CheckResult): string {
   const c = r.coverage;
   switch (c.kind) {
     case 'exhaustive':
-      return c.bound === null ? 'exhaustive' : `exhaustive up to ${c.bound}`;
+      if (c.bound === null) return 'exhaustive';
+      return c.bound.startsWith('preemption bound')
+        ? `exhaustive up to ${c.bound}; raise it with --preemptions`
+        : `exhaustive up to ${c.bound}`;
     case 'sampled':
       return `sampled (${r.executions} ${r.strategy} executions, not exhaustive)`;
     case 'partial':

@@ -133,3 +133,12 @@ test('a scenario file outside any package loads; a broken one is a one-line inpu
   assert.equal(b.stderr.trim().split('\n').length, 1);
   assert.match(b.stderr, /cannot load scenario file .*bad\.ts/);
 });
+
+test('a preemption bound is stated with the flag that raises it', () => {
+  const r = luosim('check', 'lost-update-fixed', '--preemptions', '0');
+  assert.equal(r.code, 0);
+  assert.match(
+    r.stdout,
+    /HOLDS \(exhaustive up to preemption bound 0; raise it with --preemptions\)/,
+  );
+});
