@@ -17,6 +17,7 @@ import {
   KHO_VMALLOC_CHUNK_OFF_PHYS,
   KHO_VMALLOC_HUGE_VMAP,
   KHO_VMALLOC_SIZE,
+  KHO_VMALLOC_SIZEOF,
   kho_vmalloc_decode,
   type kho_vmalloc,
 } from '../../linux/include/linux/kho/abi/kexec_handover.ts';
@@ -200,4 +201,52 @@ export function claimArray(
   for (const e of entries)
     if (e.pfn !== 0 && e.pfn < mem.pageCount)
       blocks.set(e.pfn * PAGE_SIZE, `${who} folio ${e.index}`);
+}
+
+/** What openFolioArray found: the walk of the kho_vmalloc chunks and the decoded entries. */
+export interface OpenedArray {
+  readonly w: VmallocWalk;
+  readonly arr: FolioArray;
+}
+
+/**
+ * Decodes the folio array a record describes with the kho_vmalloc at `offset` of `bytes`
+ * (memfd and guest_memfd share the layout), adding its summary line to `lines`. Null when the
+ * record has no array, or when the array cannot be walked (reported, and its pages claimed).
+ */
+export function openFolioArray(
+  mem: PhysMem,
+  bytes: Uint8Array,
+  offset: number,
+  nr_folios: bigint,
+  lines: string[],
+  blocks: Map<number, string>,
+  who: string,
+  noneText: string,
+): OpenedArray | null {
+  const descBytes = bytes.subarray(offset, offset + KHO_VMALLOC_SIZEOF);
+  if (nr_folios === 0n && descBytes.every((b) => b === 0)) {
+    lines.push(`folio array: ${noneText}`);
+    return null;
+  }
+  const w = walkKhoVmalloc(mem, descBytes);
+  lines.push(`folio array: ${vmallocText(w)}`);
+  if (w.problem !== null) {
+    lines.push(`error: folio array: ${w.problem}`);
+    claimArray(blocks, who, mem, w, []);
+    return null;
+  }
+  return { w, arr: readFolioArray(mem, w, nr_folios) };
+}
+
+/** The closing lines of an opened array: its problem if any, and the claim of its pages. */
+export function closeFolioArray(
+  mem: PhysMem,
+  opened: OpenedArray,
+  lines: string[],
+  blocks: Map<number, string>,
+  who: string,
+): void {
+  if (opened.arr.problem !== null) lines.push(`error: folio array: ${opened.arr.problem}`);
+  claimArray(blocks, who, mem, opened.w, opened.arr.entries);
 }

@@ -18,18 +18,15 @@ import {
   guest_memfd_luo_ser,
   kvm_luo_ser,
 } from '../../linux/include/linux/kho/abi/kvm.ts';
-import { KHO_VMALLOC_SIZEOF } from '../../linux/include/linux/kho/abi/kexec_handover.ts';
 import * as K from '../../linux/include/uapi/linux/kvm.ts';
 import {
-  claimArray,
+  closeFolioArray,
   entriesText,
   flagsText,
   hex,
   inMemory,
-  readFolioArray,
+  openFolioArray,
   sizeText,
-  vmallocText,
-  walkKhoVmalloc,
 } from './folio_array.ts';
 import type { FileRecordDecoder, RecordView } from './records.ts';
 
@@ -93,22 +90,18 @@ function decodeGmem(mem: PhysMem, data: bigint, token: bigint): RecordView {
   if (ser.size === 0n || ser.size % BigInt(PAGE_SIZE) !== 0n)
     lines.push('warning: size is 0 or not page aligned');
   if (ser.vm_token === 0n) lines.push('warning: vm_token is 0 (the LUO freeze did not run)');
-  const descBytes = bytes.subarray(
+  const opened = openFolioArray(
+    mem,
+    bytes,
     GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET,
-    GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET + KHO_VMALLOC_SIZEOF,
+    ser.nr_folios,
+    lines,
+    blocks,
+    who,
+    'none (no folios)',
   );
-  if (ser.nr_folios === 0n && descBytes.every((b) => b === 0)) {
-    lines.push('folio array: none (no folios)');
-    return { lines, blocks };
-  }
-  const w = walkKhoVmalloc(mem, descBytes);
-  lines.push(`folio array: ${vmallocText(w)}`);
-  if (w.problem !== null) {
-    lines.push(`error: folio array: ${w.problem}`);
-    claimArray(blocks, who, mem, w, []);
-    return { lines, blocks };
-  }
-  const arr = readFolioArray(mem, w, ser.nr_folios);
+  if (opened === null) return { lines, blocks };
+  const { w, arr } = opened;
   const pages = w.blocks.length * 2 ** w.desc.order;
   const flags: readonly (readonly [number, string])[] = [
     [GUEST_MEMFD_LUO_FOLIO_UPTODATE, 'UPTODATE'],
@@ -117,8 +110,7 @@ function decodeGmem(mem: PhysMem, data: bigint, token: bigint): RecordView {
   lines.push(
     `folios: ${entriesText(mem, arr.entries, flags, end)}; array of ${pages} ${pages === 1 ? 'page' : 'pages'}`,
   );
-  if (arr.problem !== null) lines.push(`error: folio array: ${arr.problem}`);
-  claimArray(blocks, who, mem, w, arr.entries);
+  closeFolioArray(mem, opened, lines, blocks, who);
   return { lines, blocks };
 }
 

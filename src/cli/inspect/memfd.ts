@@ -13,7 +13,6 @@ import {
   MEMFD_LUO_SER_SIZE,
   memfd_luo_ser,
 } from '../../linux/include/linux/kho/abi/memfd.ts';
-import { KHO_VMALLOC_SIZEOF } from '../../linux/include/linux/kho/abi/kexec_handover.ts';
 import {
   F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
@@ -24,15 +23,13 @@ import {
 } from '../../linux/include/uapi/linux/fcntl.ts';
 import { PAGE_SIZE } from '../../linux/include/asm-generic/page.ts';
 import {
-  claimArray,
+  closeFolioArray,
   entriesText,
   flagsText,
   hex,
   inMemory,
-  readFolioArray,
+  openFolioArray,
   sizeText,
-  vmallocText,
-  walkKhoVmalloc,
 } from './folio_array.ts';
 import type { FileRecordDecoder, RecordView } from './records.ts';
 
@@ -68,25 +65,20 @@ function decodeMemfd(mem: PhysMem, data: bigint, token: bigint): RecordView {
       `nr_folios ${ser.nr_folios}`,
   ];
   if (ser.flags !== 0) lines.push(`warning: reserved flags ${hex(ser.flags)} are not 0`);
-  const descBytes = bytes.subarray(
+  const opened = openFolioArray(
+    mem,
+    bytes,
     MEMFD_LUO_SER_FOLIOS_OFFSET,
-    MEMFD_LUO_SER_FOLIOS_OFFSET + KHO_VMALLOC_SIZEOF,
+    ser.nr_folios,
+    lines,
+    blocks,
+    who,
+    'none',
   );
-  if (ser.nr_folios === 0n && descBytes.every((b) => b === 0)) {
-    lines.push('folio array: none');
-    return { lines, blocks };
-  }
-  const w = walkKhoVmalloc(mem, descBytes);
-  lines.push(`folio array: ${vmallocText(w)}`);
-  if (w.problem !== null) {
-    lines.push(`error: folio array: ${w.problem}`);
-    claimArray(blocks, who, mem, w, []);
-    return { lines, blocks };
-  }
-  const arr = readFolioArray(mem, w, ser.nr_folios);
+  if (opened === null) return { lines, blocks };
+  const { arr } = opened;
   lines.push(`folios: ${entriesText(mem, arr.entries, FOLIO_FLAGS, pagesOf(ser.size))}`);
-  if (arr.problem !== null) lines.push(`error: folio array: ${arr.problem}`);
-  claimArray(blocks, who, mem, w, arr.entries);
+  closeFolioArray(mem, opened, lines, blocks, who);
   return { lines, blocks };
 }
 
