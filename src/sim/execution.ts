@@ -22,6 +22,13 @@ export interface Sim {
   /** The running task; null during setup. */
   readonly current: TaskId | null;
   readonly tracing: boolean;
+  /**
+   * True while the running task is the only live task (nothing else exists that could run
+   * between its operations, and any task it spawns later happens after them). A model may then
+   * merge a run of its own operations into one: no interleaving is lost, only scheduling points
+   * at which nobody else could run (invariants are checked at fewer points).
+   */
+  readonly solo: boolean;
   newObject(name: string): ObjectId;
   objectName(id: ObjectId): string;
   taskName(id: TaskId): string;
@@ -122,6 +129,7 @@ export class Execution implements Sim {
   private readonly decisions: Decision[] = [];
   private readonly locals = new Map<symbol, unknown>();
   private steps = 0;
+  private liveTasks = 0;
   private preemptions = 0;
   private ran = false;
 
@@ -132,6 +140,12 @@ export class Execution implements Sim {
     this.decider = decider;
     this.options = options;
     this.tracing = options.trace;
+  }
+
+  get solo(): boolean {
+    return (
+      this.liveTasks === 1 && this.current !== null && this.tasks[this.current]?.pending !== null
+    );
   }
 
   newObject(name: string): ObjectId {
@@ -150,6 +164,7 @@ export class Execution implements Sim {
   spawn(name: string, body: () => Sched<unknown>): TaskId {
     const id = this.tasks.length;
     this.tasks.push({ id, name, gen: body(), pending: START, lastOpEvent: null });
+    this.liveTasks++;
     if (this.tracing)
       this.events.push({ kind: 'spawn', step: this.steps, task: this.current, child: id, name });
     return id;
@@ -271,10 +286,12 @@ export class Execution implements Sim {
         r = task.gen.next(resume);
       } catch (e) {
         task.pending = null;
+        this.liveTasks--;
         return this.failure(task, e);
       }
       if (r.done === true) {
         task.pending = null;
+        this.liveTasks--;
         if (this.tracing) this.events.push({ kind: 'exit', step: this.steps, task: task.id });
         return null;
       }

@@ -126,3 +126,36 @@ test('without tracing nothing is recorded, and the run is the same', () => {
   assert.equal(r.events.length, 0);
   assert.equal(r.steps, run(build).steps);
 });
+
+test('solo holds exactly while the running task is the only live task', () => {
+  const seen: string[] = [];
+  const r = run((ex) => {
+    ex.spawn('parent', function* () {
+      yield op('p1');
+      seen.push(`alone:${ex.solo}`);
+      ex.spawn('child', function* () {
+        seen.push(`child:${ex.solo}`);
+        yield op('c1');
+        seen.push('child-done');
+      });
+      seen.push(`after-spawn:${ex.solo}`);
+      // Wait for the child to end; the parent is then alone again.
+      yield guardedOp(
+        'join',
+        [],
+        () => seen.includes('child-done'),
+        () => 'the child',
+      );
+      seen.push(`joined:${ex.solo}`);
+    });
+    assert.equal(ex.solo, false, 'setup runs outside any task');
+  });
+  assert.equal(r.outcome.kind, 'complete');
+  assert.deepEqual(seen, [
+    'alone:true',
+    'after-spawn:false',
+    'child:false',
+    'child-done',
+    'joined:true',
+  ]);
+});
