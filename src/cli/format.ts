@@ -58,6 +58,8 @@ export function renderCheck(r: CheckResult): string {
     `result     ${verdictText(r)}`,
     `search     ${r.executions} executions, ${r.steps} steps`,
   ];
+  if (r.snapshotRefused !== null)
+    out.push(`note       every execution ran the prologue again: ${r.snapshotRefused}`);
   const cx = r.counterexample;
   if (cx) {
     const ex = cx.execution;

@@ -16,7 +16,7 @@ import {
   type ParamValue,
   type TokenHeader,
 } from '../sim/index.ts';
-import { runScenarioOnce, type Violation } from './run.ts';
+import { runScenarioOnce, snapshotScenario, type ScenarioSnapshot, type Violation } from './run.ts';
 import { fewestPreemptions, shrinkSchedule } from './shrink.ts';
 import { resolveArgs, type Scenario, type ScenarioArgs } from './scenario.ts';
 import type { Coverage, Strategy } from './strategy.ts';
@@ -66,6 +66,11 @@ export interface CheckOptions {
   readonly exploreAll?: boolean;
   /** Shrink a counterexample to a minimal schedule (default true). */
   readonly shrink?: boolean;
+  /**
+   * Start executions from a snapshot taken after the scenario's prologue (default true; false
+   * runs setup and prologue in every execution, for validating the snapshot).
+   */
+  readonly snapshot?: boolean;
 }
 
 export interface LimitHit {
@@ -101,6 +106,8 @@ export interface CheckResult {
   readonly pruned: number;
   /** With `exploreAll`: the distinct terminal states reached, sorted. */
   readonly terminalStates: readonly string[] | null;
+  /** Why executions could not start from a snapshot of the prologue (null: they did, or none). */
+  readonly snapshotRefused: string | null;
 }
 
 export function makeStrategy(
@@ -126,13 +133,14 @@ export function makeCounterexample<S>(
   violation: Violation,
   found: ExecutionResult,
   o: Pick<CheckOptions, 'shrink'>,
+  snapshot: ScenarioSnapshot<S> | null = null,
 ): Counterexample {
   let schedule = deviationsOf(found.decisions);
   let shrinkAttempts = 0;
   if (o.shrink ?? true) {
     const limits = { stepsMax: header.stepsMax };
-    const fewest = fewestPreemptions(scenario, args, violation.property, found, limits);
-    const shrunk = shrinkSchedule(scenario, args, violation.property, fewest, limits);
+    const fewest = fewestPreemptions(scenario, args, violation.property, found, limits, snapshot);
+    const shrunk = shrinkSchedule(scenario, args, violation.property, fewest, limits, snapshot);
     schedule = [...shrunk.schedule];
     shrinkAttempts = shrunk.attempts;
   }
@@ -162,6 +170,11 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
   let counterexample: Counterexample | null = null;
   let pruned = 0;
   const terminals = o.exploreAll ? new Set<string>() : null;
+  let snapshotRefused: string | null = null;
+  const snapshot =
+    (o.snapshot ?? true)
+      ? snapshotScenario(scenario, args, limits.stepsMax, (why) => (snapshotRefused = why))
+      : null;
 
   for (;;) {
     if (executions >= limits.executionsMax) {
@@ -174,10 +187,13 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
       break;
     }
     if (!strategy.next()) break;
-    const judged = runScenarioOnce(scenario, args, strategy.decider, {
-      stepsMax: limits.stepsMax,
-      trace: false,
-    });
+    const judged = runScenarioOnce(
+      scenario,
+      args,
+      strategy.decider,
+      { stepsMax: limits.stepsMax, trace: false },
+      snapshot,
+    );
     strategy.finish(judged.result);
     executions++;
     steps += judged.result.steps;
@@ -192,6 +208,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
         judged.violation,
         judged.result,
         o,
+        snapshot,
       );
       if (!o.exploreAll) break;
     }
@@ -224,6 +241,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     limits,
     pruned,
     terminalStates: terminals ? [...terminals].sort() : null,
+    snapshotRefused,
   };
 }
 

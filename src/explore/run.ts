@@ -2,7 +2,14 @@
  * Runs one execution of a scenario under a decider and judges it: the engine's outcome, then the
  * invariants (after every step) and the properties (at the end of a complete execution).
  */
-import { Execution, type Decider, type ExecutionResult, type Outcome } from '../sim/index.ts';
+import {
+  CloneError,
+  Execution,
+  GraphCloner,
+  type Decider,
+  type ExecutionResult,
+  type Outcome,
+} from '../sim/index.ts';
 import type { Scenario, ScenarioArgs } from './scenario.ts';
 
 export interface Violation {
@@ -44,27 +51,90 @@ function outcomeViolation(outcome: Outcome): Violation | null {
   }
 }
 
+/** A scenario's state after its setup and prologue, from which executions start (copied). */
+export interface ScenarioSnapshot<S> {
+  readonly ex: Execution;
+  readonly state: S;
+}
+
+const PROLOGUE_TASK = 'setup';
+
+function monitorOf<S>(scenario: Scenario<S>, state: () => S): (() => string | null) | undefined {
+  const invariants = scenario.invariants;
+  if (invariants.length === 0) return undefined;
+  return () => {
+    for (const inv of invariants) {
+      const r = inv.check(state());
+      if (r !== true) return `${inv.name}\u0000${r}`;
+    }
+    return null;
+  };
+}
+
+/**
+ * Runs a scenario's setup and prologue once, and checks that their end state can be copied.
+ * Null when the scenario has no prologue, when the prologue did not complete (every execution
+ * then runs it again and ends the same way), or when the state cannot be copied (`refused` then
+ * says why; executions run setup and prologue again, with the same results, only slower).
+ */
+export function snapshotScenario<S>(
+  scenario: Scenario<S>,
+  args: ScenarioArgs,
+  stepsMax: number,
+  refused: (reason: string) => void = () => {},
+): ScenarioSnapshot<S> | null {
+  const prologue = scenario.prologue;
+  if (prologue === undefined) return null;
+  let state: S | undefined = undefined;
+  const decider: Decider = { pickTask: (_e, _c, d) => d, pickChoice: () => 0 };
+  const monitor = monitorOf(scenario, () => state as S);
+  const ex = new Execution(decider, { stepsMax, trace: false, monitor });
+  state = scenario.setup(ex, args);
+  const s = state;
+  if (ex.prologue(PROLOGUE_TASK, () => prologue(s, args)) !== null) return null;
+  const snapshot = { ex, state };
+  try {
+    startFrom(snapshot, new Execution(decider, { stepsMax, trace: false }));
+  } catch (e) {
+    if (!(e instanceof CloneError)) throw e;
+    refused(e.message);
+    return null;
+  }
+  return snapshot;
+}
+
+/** Makes `ex` a copy of the snapshot's execution and returns the copy of its state. */
+function startFrom<S>(snapshot: ScenarioSnapshot<S>, ex: Execution): S {
+  const cloner = new GraphCloner([[snapshot.ex, ex]]);
+  ex.adopt(snapshot.ex, (v) => cloner.clone(v));
+  return cloner.clone(snapshot.state);
+}
+
+/**
+ * Runs one execution and judges it. With a snapshot (and untraced), the execution starts from a
+ * copy of it instead of running setup and prologue again; the result is the same.
+ */
 export function runScenarioOnce<S>(
   scenario: Scenario<S>,
   args: ScenarioArgs,
   decider: Decider,
   options: { stepsMax: number; trace: boolean },
+  snapshot: ScenarioSnapshot<S> | null = null,
 ): JudgedExecution {
   let state: S | undefined = undefined;
-  const invariants = scenario.invariants;
-  const monitor =
-    invariants.length === 0
-      ? undefined
-      : () => {
-          for (const inv of invariants) {
-            const r = inv.check(state as S);
-            if (r !== true) return `${inv.name}\u0000${r}`;
-          }
-          return null;
-        };
+  let stopped = false;
+  const monitor = monitorOf(scenario, () => state as S);
   const ex = new Execution(decider, { stepsMax: options.stepsMax, trace: options.trace, monitor });
-  state = scenario.setup(ex, args);
-  for (const t of scenario.tasks(state, args)) ex.spawn(t.name, t.body);
+  if (snapshot !== null && !options.trace) {
+    state = startFrom(snapshot, ex);
+  } else {
+    state = scenario.setup(ex, args);
+    const prologue = scenario.prologue;
+    const s = state;
+    if (prologue !== undefined && ex.prologue(PROLOGUE_TASK, () => prologue(s, args)) !== null)
+      stopped = true;
+  }
+  if (!stopped) for (const t of scenario.tasks(state, args)) ex.spawn(t.name, t.body);
   const result = ex.run();
   const violations: Violation[] = [];
   const fromOutcome = outcomeViolation(result.outcome);

@@ -47,6 +47,14 @@ export interface ScenarioSpec<S> {
   /** Variant name -> what it represents. The variant "default" always exists. */
   readonly variants?: Readonly<Record<string, string>>;
   readonly setup: (sim: Sim, args: ScenarioArgs) => S;
+  /**
+   * Optional: the deterministic part of the scenario, run as one task ("setup") alone after
+   * `setup` and before the tasks are spawned (it may not choose or spawn). The explorer runs it
+   * once, snapshots the state, and starts every execution from a copy of the snapshot, so
+   * everything reachable from the state (and the execution's per-execution storage) must be
+   * copyable: no WeakMaps, no per-execution state captured only by closures.
+   */
+  readonly prologue?: (state: S, args: ScenarioArgs) => Sched<unknown>;
   readonly tasks: (state: S, args: ScenarioArgs) => readonly ScenarioTask[];
   readonly properties?: readonly Property<S>[];
   readonly invariants?: readonly Property<S>[];

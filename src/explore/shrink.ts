@@ -12,7 +12,7 @@
  * from the decisions its run actually took, so it replays strictly.
  */
 import { deviationsOf, type Deviation, type ExecutionResult } from '../sim/index.ts';
-import { runScenarioOnce } from './run.ts';
+import { runScenarioOnce, type ScenarioSnapshot } from './run.ts';
 import type { Scenario, ScenarioArgs } from './scenario.ts';
 import { DfsStrategy } from './strategies/dfs.ts';
 import { ReplayStrategy } from './strategies/replay.ts';
@@ -27,15 +27,19 @@ export function fewestPreemptions<S>(
   property: string,
   start: ExecutionResult,
   options: { stepsMax: number; executionsPerBound?: number },
+  snapshot: ScenarioSnapshot<S> | null = null,
 ): ExecutionResult {
   const budget = options.executionsPerBound ?? 5000;
   for (let bound = 0; bound < start.preemptions; bound++) {
     const dfs = new DfsStrategy(bound);
     for (let n = 0; n < budget && dfs.next(); n++) {
-      const judged = runScenarioOnce(scenario, args, dfs.decider, {
-        stepsMax: options.stepsMax,
-        trace: false,
-      });
+      const judged = runScenarioOnce(
+        scenario,
+        args,
+        dfs.decider,
+        { stepsMax: options.stepsMax, trace: false },
+        snapshot,
+      );
       dfs.finish();
       if (judged.violations.some((v) => v.property === property)) return judged.result;
     }
@@ -67,6 +71,7 @@ export function shrinkSchedule<S>(
   property: string,
   start: ExecutionResult,
   options: { stepsMax: number; attemptsMax?: number },
+  snapshot: ScenarioSnapshot<S> | null = null,
 ): Shrunk {
   const attemptsMax = options.attemptsMax ?? 2000;
   let attempts = 0;
@@ -80,10 +85,13 @@ export function shrinkSchedule<S>(
     attempts++;
     const replay = new ReplayStrategy(schedule, true);
     replay.next();
-    const judged = runScenarioOnce(scenario, args, replay.decider, {
-      stepsMax: options.stepsMax,
-      trace: false,
-    });
+    const judged = runScenarioOnce(
+      scenario,
+      args,
+      replay.decider,
+      { stepsMax: options.stepsMax, trace: false },
+      snapshot,
+    );
     if (!judged.violations.some((v) => v.property === property)) return null;
     const actual = deviationsOf(judged.result.decisions);
     return { schedule: actual, steps: judged.result.steps, result: judged.result };

@@ -12,7 +12,7 @@ import {
   type Limits,
   type StrategyName,
 } from './check.ts';
-import { runScenarioOnce, type Violation } from './run.ts';
+import { runScenarioOnce, snapshotScenario, type Violation } from './run.ts';
 import { resolveArgs, type Scenario } from './scenario.ts';
 import type { Coverage } from './strategy.ts';
 
@@ -59,6 +59,7 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
   for (const [variant, description] of Object.entries(scenario.variants)) {
     const args = resolveArgs(scenario, o.params, variant);
     const strategy = makeStrategy(o, limits);
+    const snapshot = snapshotScenario(scenario, args, limits.stepsMax);
     const found = new Map<string, { violation: Violation; result: ExecutionResult }>();
     let executions = 0;
     let limited = false;
@@ -68,10 +69,13 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
         break;
       }
       if (!strategy.next()) break;
-      const judged = runScenarioOnce(scenario, args, strategy.decider, {
-        stepsMax: limits.stepsMax,
-        trace: false,
-      });
+      const judged = runScenarioOnce(
+        scenario,
+        args,
+        strategy.decider,
+        { stepsMax: limits.stepsMax, trace: false },
+        snapshot,
+      );
       strategy.finish(judged.result);
       executions++;
       if (judged.stepLimited) {
@@ -98,7 +102,15 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
           token: null,
           message: null,
         };
-      const cx = makeCounterexample(scenario, args, header, hit.violation, hit.result, {});
+      const cx = makeCounterexample(
+        scenario,
+        args,
+        header,
+        hit.violation,
+        hit.result,
+        {},
+        snapshot,
+      );
       return {
         property,
         verdict: 'violated',

@@ -133,8 +133,10 @@ export class Execution implements Sim {
   private preemptions = 0;
   private ran = false;
 
-  private readonly decider: Decider;
+  private decider: Decider;
   private readonly options: RunOptions;
+  private prologueOutcome: Outcome | null = null;
+  private inPrologue = false;
 
   constructor(decider: Decider, options: RunOptions) {
     this.decider = decider;
@@ -162,6 +164,8 @@ export class Execution implements Sim {
   }
 
   spawn(name: string, body: () => Sched<unknown>): TaskId {
+    if (this.inPrologue)
+      throw new ModelAssertion(`spawn(${name}) in a prologue, which runs one task alone`);
     const id = this.tasks.length;
     this.tasks.push({ id, name, gen: body(), pending: START, lastOpEvent: null });
     this.liveTasks++;
@@ -190,11 +194,60 @@ export class Execution implements Sim {
     return this.locals.get(key) as T;
   }
 
+  /**
+   * Runs `body` as a task alone and to its end, before the tasks of `run()` are spawned: the
+   * deterministic part of a scenario. Its steps are not scheduling points for the decider (no
+   * other task exists) and it may not choose. Returns null when it completed; otherwise how it
+   * ended, which `run()` then returns without running anything else.
+   */
+  prologue(name: string, body: () => Sched<unknown>): Outcome | null {
+    if (this.ran || this.liveTasks !== 0) throw new Error('Execution.prologue() after tasks ran');
+    const decider = this.decider;
+    this.decider = {
+      pickTask: (_enabled, _current, dflt) => dflt,
+      pickChoice: (_n, label) => {
+        throw new ModelAssertion(`choose(${label}) in a prologue, which must be deterministic`);
+      },
+    };
+    const id = this.spawn(name, body);
+    this.inPrologue = true;
+    let outcome: Outcome;
+    try {
+      outcome = this.loop();
+    } catch (e) {
+      outcome = this.failure(this.tasks[id] as TaskState, e);
+    }
+    this.inPrologue = false;
+    this.decider = decider;
+    this.current = null;
+    if (outcome.kind === 'complete') return null;
+    this.prologueOutcome = outcome;
+    return outcome;
+  }
+
+  /**
+   * Starts this (new, empty) execution where `from` stood after its prologue: the same objects,
+   * finished tasks and step count, and per-execution storage passed through `clone`, which must
+   * map `from` to this execution (GraphCloner). `from` is left as it was.
+   */
+  adopt(from: Execution, clone: <T>(v: T) => T): void {
+    if (this.ran || this.tasks.length !== 0 || this.objectNames.length !== 0)
+      throw new Error('Execution.adopt() on an execution that already has state');
+    if (from.liveTasks !== 0 || from.prologueOutcome !== null)
+      throw new Error('Execution.adopt() from an execution that is not at a clean stop');
+    this.objectNames.push(...from.objectNames);
+    // Finished tasks are never resumed: their records can be shared.
+    this.tasks.push(...from.tasks);
+    for (const [key, value] of from.locals) this.locals.set(key, clone(value));
+    this.steps = from.steps;
+    if (this.tracing) this.events.push(...from.events);
+  }
+
   /** Runs the execution to its end. May be called once. */
   run(): ExecutionResult {
     if (this.ran) throw new Error('Execution.run() called twice');
     this.ran = true;
-    const outcome = this.loop();
+    const outcome = this.prologueOutcome ?? this.loop();
     this.current = null;
     return {
       outcome,

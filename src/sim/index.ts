@@ -5,3 +5,4 @@ export * from './execution.ts';
 export * from './op.ts';
 export * from './prng.ts';
 export * from './schedule.ts';
+export * from './clone.ts';

@@ -159,3 +159,65 @@ test('solo holds exactly while the running task is the only live task', () => {
     'joined:true',
   ]);
 });
+
+test('a prologue runs one task alone before run(); it may not choose or spawn', () => {
+  const seen: string[] = [];
+  const ex = new Execution(firstDecider, { stepsMax: 100, trace: true });
+  const out = ex.prologue('setup', function* () {
+    yield op('s1');
+    seen.push(`solo:${ex.solo}`);
+    yield op('s2');
+  });
+  assert.equal(out, null);
+  ex.spawn('t', function* () {
+    yield op('t1');
+  });
+  const r = ex.run();
+  assert.equal(r.outcome.kind, 'complete');
+  assert.deepEqual(seen, ['solo:true']);
+  const labels = r.events.flatMap((e) => (e.kind === 'op' ? [`${e.task}:${e.label}`] : []));
+  assert.deepEqual(labels, ['0:start', '0:s1', '0:s2', '1:start', '1:t1']);
+  assert.equal(r.decisions.length, 0);
+
+  const chooser = new Execution(firstDecider, { stepsMax: 100, trace: false });
+  const bad = chooser.prologue('setup', function* () {
+    yield* choose(2, 'which');
+  });
+  if (bad?.kind !== 'assertion') assert.fail(`expected an assertion, got ${bad?.kind}`);
+  assert.match(bad.message, /must be deterministic/);
+  assert.deepEqual(chooser.run().outcome, bad, 'run() reports how the prologue ended');
+
+  const spawner = new Execution(firstDecider, { stepsMax: 100, trace: false });
+  const bad2 = spawner.prologue('setup', function* () {
+    yield op('s1');
+    spawner.spawn('child', function* () {});
+  });
+  if (bad2?.kind !== 'assertion') assert.fail(`expected an assertion, got ${bad2?.kind}`);
+  assert.match(bad2.message, /spawn\(child\) in a prologue/);
+});
+
+test('adopt continues from another execution after its prologue', () => {
+  const a = new Execution(firstDecider, { stepsMax: 100, trace: false });
+  a.newObject('x');
+  const box = a.local(Symbol.for('test.box'), () => ({ n: 1 }));
+  a.prologue('setup', function* () {
+    yield op('s1');
+    box.n = 2;
+  });
+  const b = new Execution(firstDecider, { stepsMax: 100, trace: false });
+  b.adopt(a, (v) => structuredClone(v));
+  assert.equal(b.objectName(0), 'x');
+  assert.equal(b.newObject('y'), 1, 'object ids continue');
+  const copy = b.local(Symbol.for('test.box'), () => ({ n: 0 }));
+  assert.equal(copy.n, 2);
+  assert.notEqual(copy, box);
+  b.spawn('t', function* () {
+    yield op('t1');
+  });
+  const r = b.run();
+  assert.equal(r.steps, 2 + 2, 'the prologue steps count');
+  assert.deepEqual(r.taskNames, ['setup', 't']);
+  assert.throws(() => {
+    b.adopt(a, (v) => v);
+  }, /already has state/);
+});

@@ -21,6 +21,7 @@
  * record, so the data is gone for good; folios already inserted go with the file, the rest are
  * restored and freed.
  */
+import { rebuiltBy } from '../../sim/index.ts';
 import type { Sched } from '../../sim/index.ts';
 import type { file } from '../fs/file.ts';
 import { PAGE_SIZE } from '../include/asm-generic/page.ts';
@@ -213,22 +214,26 @@ function* memfd_luo_unpreserve(k: Kernel, args: liveupdate_file_op_args): Sched 
 
 /** The "memfd-v2" handler bound to boot `k`. */
 export function memfd_luo_handler(k: Kernel): liveupdate_file_handler {
-  return {
-    compatible: MEMFD_LUO_FH_COMPATIBLE,
-    ops: {
-      owner: 'memfd_luo',
-      // eslint-disable-next-line require-yield
-      *can_preserve(_h, f) {
-        return shmem_inode(f.f_inode) && f.f_inode.i_nlink === 0;
+  return rebuiltBy(
+    {
+      compatible: MEMFD_LUO_FH_COMPATIBLE,
+      ops: {
+        owner: 'memfd_luo',
+        // eslint-disable-next-line require-yield
+        *can_preserve(_h, f) {
+          return shmem_inode(f.f_inode) && f.f_inode.i_nlink === 0;
+        },
+        preserve: (args) => memfd_luo_preserve(k, args),
+        unpreserve: (args) => memfd_luo_unpreserve(k, args),
+        freeze: (args) => memfd_luo_freeze(k, args),
+        retrieve: (args) => memfd_luo_retrieve(k, args),
+        finish: (args) => memfd_luo_finish(k, args),
+        get_id: (f) => f.f_inode,
       },
-      preserve: (args) => memfd_luo_preserve(k, args),
-      unpreserve: (args) => memfd_luo_unpreserve(k, args),
-      freeze: (args) => memfd_luo_freeze(k, args),
-      retrieve: (args) => memfd_luo_retrieve(k, args),
-      finish: (args) => memfd_luo_finish(k, args),
-      get_id: (f) => f.f_inode,
     },
-  };
+    memfd_luo_handler,
+    k,
+  );
 }
 
 /** late_initcall(memfd_luo_init): registers the handler; LUO being off is not an error. */

@@ -23,9 +23,10 @@
  * write_end); 3. hole: SGP_READ → null, otherwise allocate (-ENOMEM); 4. index at or beyond
  * EOF with SGP_READ/CACHE: -EINVAL (a fault there is SIGBUS).
  */
+import { rebuiltBy } from '../../sim/index.ts';
 import type { Sched } from '../../sim/index.ts';
 import { RwSemaphore, down_write, up_write } from '../../sync/index.ts';
-import { ATTR_SIZE, S_IFREG, inode, type iattr } from '../fs/file.ts';
+import { ATTR_SIZE, S_IFREG, inode, type iattr, type inode_operations } from '../fs/file.ts';
 import { PAGE_SIZE } from '../include/asm-generic/page.ts';
 import { folio_zero } from '../include/linux/highmem.ts';
 import type { Folio } from '../include/linux/mm_types.ts';
@@ -101,8 +102,13 @@ export function shmem_get_inode(k: Kernel, name: string, hugetlb: boolean): inod
   ino.i_private = new shmem_inode_info(k, hugetlb);
   ino.i_mapping = new address_space(k.sim, ino, `shmem:${name}`);
   ino.i_rwsem = new RwSemaphore(k.sim, `shmem:${name}.i_rwsem`);
-  ino.i_op = { setattr: (i, attr) => shmem_setattr(k, i, attr) };
+  ino.i_op = shmem_inode_operations(k);
   return ino;
+}
+
+/** shmem_inode_operations bound to boot `k`. */
+function shmem_inode_operations(k: MmKernel): inode_operations {
+  return rebuiltBy({ setattr: (i, attr) => shmem_setattr(k, i, attr) }, shmem_inode_operations, k);
 }
 
 export function mapping_of(ino: inode): address_space {

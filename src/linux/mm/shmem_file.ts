@@ -16,6 +16,7 @@
  * frozen mapping: -EPERM for the page that would grow (a short write if some was written).
  * Fault: at or beyond EOF: VM_FAULT_SIGBUS; no memory: VM_FAULT_OOM.
  */
+import { rebuiltBy } from '../../sim/index.ts';
 import type { Sched } from '../../sim/index.ts';
 import { alloc_file, type file, type file_operations, type inode } from '../fs/file.ts';
 import { PAGE_SIZE } from '../include/asm-generic/page.ts';
@@ -214,7 +215,7 @@ export function* shmem_fault(k: MmKernel, vmf: vm_fault): Sched<vm_fault_t> {
 }
 
 function shmem_vm_ops(k: MmKernel): vm_operations_struct {
-  return { name: 'shmem', fault: (vmf) => shmem_fault(k, vmf) };
+  return rebuiltBy({ name: 'shmem', fault: (vmf) => shmem_fault(k, vmf) }, shmem_vm_ops, k);
 }
 
 /** shmem_mmap: seal checks, then the shmem fault handler. */
@@ -230,10 +231,18 @@ const SHMEM_FOPS = Symbol('shmem_file_operations per kernel');
 
 /** shmem_file_operations of boot `k`. */
 export function shmem_file_operations(k: Kernel): file_operations {
-  const perKernel = k.sim.local(SHMEM_FOPS, () => new WeakMap<Kernel, file_operations>());
+  const perKernel = k.sim.local(SHMEM_FOPS, () => new Map<Kernel, file_operations>());
   let fops = perKernel.get(k);
   if (fops === undefined) {
-    fops = {
+    fops = shmem_fops_of(k);
+    perKernel.set(k, fops);
+  }
+  return fops;
+}
+
+function shmem_fops_of(k: Kernel): file_operations {
+  return rebuiltBy(
+    {
       owner: 'shmem',
       read: (f, buf, pos) => shmem_file_read_iter(k, f, buf, pos),
       write: (f, buf, pos) => shmem_file_write_iter(k, f, buf, pos),
@@ -243,10 +252,10 @@ export function shmem_file_operations(k: Kernel): file_operations {
         yield* shmem_evict_inode(k, ino);
         return 0;
       },
-    };
-    perKernel.set(k, fops);
-  }
-  return fops;
+    },
+    shmem_fops_of,
+    k,
+  );
 }
 
 /** shmem_file_setup / hugetlb_file_setup: an unlinked file of `size` bytes, O_RDWR|O_LARGEFILE. */

@@ -12,7 +12,7 @@
  * 0 or the documented -EPERM; built in: no deadlock, no model assertion (a pass-2 overflow or a
  * count WARN is one). Variants are the freeze design alternatives of the review.
  */
-import { defineScenario } from '../../explore/scenario.ts';
+import { defineScenario, type ScenarioTask } from '../../explore/scenario.ts';
 import type { Sched, Sim } from '../../sim/index.ts';
 import { frozenMatchesPreserve } from '../../checkers/gmem_frozen.ts';
 import {
@@ -56,6 +56,9 @@ interface State {
   readonly sim: Sim;
   readonly proc: Process;
   gmem_a: number;
+  gmem_b: number;
+  vcpu: KvmVcpu | null;
+  session_fd: number;
   preserve: number | null;
   /** What the record held when preserve returned; null when not preserved (or closed). */
   recorded: string | null;
@@ -93,6 +96,9 @@ export default defineScenario<State>({
       sim,
       proc: new Process(k, 'vmm'),
       gmem_a: -1,
+      gmem_b: -1,
+      vcpu: null,
+      session_fd: -1,
       preserve: null,
       recorded: null,
       frozenAtPreserve: true,
@@ -101,59 +107,70 @@ export default defineScenario<State>({
       unexpected: [],
     };
   },
-  tasks: (s, { params }) => [
-    {
-      name: 'vmm',
-      *body() {
-        const sys = s.proc.sys;
-        const vm = yield* vm_create(s.proc);
-        if (typeof vm === 'number') throw new Error(`vm_create: ${vm}`);
-        const flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
-        const a = yield* vm_create_guest_memfd(vm, PAGES * PAGE, flags);
-        const b =
-          params.alloc_same === true ? a : yield* vm_create_guest_memfd(vm, PAGES * PAGE, flags);
-        s.gmem_a = a;
-        yield* vm_set_user_memory_region2(vm, 1, KVM_MEM_GUEST_MEMFD, GPA, PAGES * PAGE, 0, a, 0);
-        yield* sys.fallocate(a, FALLOC_FL_KEEP_SIZE, 2 * PAGE, PAGE);
-        let vcpu: KvmVcpu | null = null;
-        if (params.fault === true) {
-          const v = yield* vm_vcpu_add(vm, 0, function* () {
-            yield* guest_store(GPA, new Uint8Array([0x5a]));
-            yield* GUEST_DONE();
-          });
-          if (typeof v === 'number') throw new Error(`vm_vcpu_add: ${v}`);
-          vcpu = v;
-        }
-        const luo_fd = yield* luo_open_device(sys);
-        const session_fd = yield* luo_create_session(sys, luo_fd, 'race');
-        // The racers start together; the VMM itself becomes the preserving thread.
-        if (vcpu !== null) {
-          const cpu = vcpu;
-          s.sim.spawn('vcpu0', () => racer(s, 'KVM_RUN', () => vcpu_run(cpu)));
-        }
-        const allocAt = params.alloc_same === true ? PAGE : 0;
-        if (params.alloc === true)
-          s.sim.spawn('falloc', () =>
-            racer(s, 'fallocate', () => sys.fallocate(b, FALLOC_FL_KEEP_SIZE, allocAt, PAGE)),
-          );
-        if (params.punch === true)
-          s.sim.spawn('punch', () =>
-            racer(s, 'punch hole', () =>
-              sys.fallocate(a, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 2 * PAGE, PAGE),
-            ),
-          );
-        s.preserve = yield* luo_session_preserve_fd(sys, session_fd, a, TOKEN);
-        if (s.preserve !== 0) s.unexpected.push(`preserve returned ${s.preserve}`);
-        else s.recorded = recordedEntries(s.proc, TOKEN);
-        s.frozenAtPreserve = frozenMatchesPreserve(s.proc, a, s.preserve === 0);
-        if (params.close === true) {
-          yield* sys.close(session_fd);
-          s.recorded = null;
-          s.frozenAfterClose = frozenMatchesPreserve(s.proc, a, false);
-        }
+  // Everything before the race is deterministic: the explorer runs it once and starts every
+  // execution from a snapshot of its end state.
+  *prologue(s, { params }) {
+    const sys = s.proc.sys;
+    const vm = yield* vm_create(s.proc);
+    if (typeof vm === 'number') throw new Error(`vm_create: ${vm}`);
+    const flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
+    const a = yield* vm_create_guest_memfd(vm, PAGES * PAGE, flags);
+    s.gmem_a = a;
+    s.gmem_b =
+      params.alloc_same === true ? a : yield* vm_create_guest_memfd(vm, PAGES * PAGE, flags);
+    yield* vm_set_user_memory_region2(vm, 1, KVM_MEM_GUEST_MEMFD, GPA, PAGES * PAGE, 0, a, 0);
+    yield* sys.fallocate(a, FALLOC_FL_KEEP_SIZE, 2 * PAGE, PAGE);
+    if (params.fault === true) {
+      const v = yield* vm_vcpu_add(vm, 0, function* () {
+        yield* guest_store(GPA, new Uint8Array([0x5a]));
+        yield* GUEST_DONE();
+      });
+      if (typeof v === 'number') throw new Error(`vm_vcpu_add: ${v}`);
+      s.vcpu = v;
+    }
+    const luo_fd = yield* luo_open_device(sys);
+    s.session_fd = yield* luo_create_session(sys, luo_fd, 'race');
+  },
+  // The racers start together; the VMM is the preserving thread.
+  tasks: (s, { params }) => {
+    const sys = s.proc.sys;
+    const a = s.gmem_a;
+    const tasks: ScenarioTask[] = [
+      {
+        name: 'vmm',
+        *body() {
+          s.preserve = yield* luo_session_preserve_fd(sys, s.session_fd, a, TOKEN);
+          if (s.preserve !== 0) s.unexpected.push(`preserve returned ${s.preserve}`);
+          else s.recorded = recordedEntries(s.proc, TOKEN);
+          s.frozenAtPreserve = frozenMatchesPreserve(s.proc, a, s.preserve === 0);
+          if (params.close === true) {
+            yield* sys.close(s.session_fd);
+            s.recorded = null;
+            s.frozenAfterClose = frozenMatchesPreserve(s.proc, a, false);
+          }
+        },
       },
-    },
-  ],
+    ];
+    const cpu = s.vcpu;
+    if (cpu !== null)
+      tasks.push({ name: 'vcpu0', body: () => racer(s, 'KVM_RUN', () => vcpu_run(cpu)) });
+    const allocAt = params.alloc_same === true ? PAGE : 0;
+    if (params.alloc === true)
+      tasks.push({
+        name: 'falloc',
+        body: () =>
+          racer(s, 'fallocate', () => sys.fallocate(s.gmem_b, FALLOC_FL_KEEP_SIZE, allocAt, PAGE)),
+      });
+    if (params.punch === true)
+      tasks.push({
+        name: 'punch',
+        body: () =>
+          racer(s, 'punch hole', () =>
+            sys.fallocate(a, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 2 * PAGE, PAGE),
+          ),
+      });
+    return tasks;
+  },
   invariants: [
     {
       name: 'frozen-page-cache-stable',

@@ -52,6 +52,12 @@ interface State {
   readonly sim: Sim;
   readonly system: TestSystem;
   readonly kernel: Kernel;
+  /** Stage 2, set by the prologue: the process, its session fd and the handed-over records. */
+  next: {
+    proc: Process;
+    session_fd: number;
+    records: ReturnType<typeof incomingRecordPfns>;
+  } | null;
   results: Record<string, number>;
   checks: Record<string, true | string>;
 }
@@ -85,30 +91,34 @@ export default defineScenario<State>({
   },
   setup: (sim, { variant }) => {
     const { system, kernel } = bootSystem(sim, variant);
-    return { sim, system, kernel, results: {}, checks: {} };
+    return { sim, system, kernel, next: null, results: {}, checks: {} };
+  },
+  // Stage 1, the kexec and RETRIEVE_SESSION are deterministic: the explorer runs them once and
+  // starts every execution from a snapshot of their end state.
+  *prologue(s) {
+    const proc = new Process(s.kernel, 'vmm');
+    const { vm, gmem_fd } = yield* vmWithGmem(proc, PAGES);
+    yield* guestWritesPages(vm, 0, WRITTEN);
+    yield* preserveSession(proc, 'race', [
+      [vm.fd, VM_TOKEN],
+      [gmem_fd, GMEM_TOKEN],
+    ]);
+    const k2 = yield* rebootKexec(s.system, s.kernel);
+    if (typeof k2 === 'number') throw new Error(`reboot(KEXEC) = ${k2}`);
+
+    const p = new Process(k2, 'vmm-next');
+    const sys = p.sys;
+    const luo_fd = must('open(/dev/liveupdate)', yield* luo_open_device(sys));
+    const session_fd = must('RETRIEVE_SESSION', yield* luo_retrieve_session(sys, luo_fd, 'race'));
+    s.next = { proc: p, session_fd, records: incomingRecordPfns(p) };
   },
   tasks: (s, { params }) => [
     {
       name: 'vmm',
       *body() {
-        const proc = new Process(s.kernel, 'vmm');
-        const { vm, gmem_fd } = yield* vmWithGmem(proc, PAGES);
-        yield* guestWritesPages(vm, 0, WRITTEN);
-        yield* preserveSession(proc, 'race', [
-          [vm.fd, VM_TOKEN],
-          [gmem_fd, GMEM_TOKEN],
-        ]);
-        const k2 = yield* rebootKexec(s.system, s.kernel);
-        if (typeof k2 === 'number') throw new Error(`reboot(KEXEC) = ${k2}`);
-
-        const p = new Process(k2, 'vmm-next');
+        if (s.next === null) throw new Error('the prologue did not reach stage 2');
+        const { proc: p, session_fd, records } = s.next;
         const sys = p.sys;
-        const luo_fd = must('open(/dev/liveupdate)', yield* luo_open_device(sys));
-        const session_fd = must(
-          'RETRIEVE_SESSION',
-          yield* luo_retrieve_session(sys, luo_fd, 'race'),
-        );
-        const records = incomingRecordPfns(p);
         const run = (name: string, call: () => Sched<number>) =>
           thread_create(s.sim, name, function* () {
             s.results[name] = yield* call();

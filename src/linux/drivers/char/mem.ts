@@ -27,7 +27,7 @@ const NULL_INODE = Symbol('/dev/null inode of every boot');
 
 /** The /dev/null device inode of boot `k`. */
 export function null_inode(sim: Sim, k: Kernel): inode {
-  const all = sim.local(NULL_INODE, () => new WeakMap<Kernel, inode>());
+  const all = sim.local(NULL_INODE, () => new Map<Kernel, inode>());
   let ino = all.get(k);
   if (ino === undefined) {
     ino = new inode(sim.newObject('/dev/null'));

@@ -23,7 +23,7 @@ export interface miscdevice {
 const MISC_LIST = Symbol('misc_list of every boot');
 
 function misc_list(sim: Sim, k: Kernel): Map<string, miscdevice> {
-  const all = sim.local(MISC_LIST, () => new WeakMap<Kernel, Map<string, miscdevice>>());
+  const all = sim.local(MISC_LIST, () => new Map<Kernel, Map<string, miscdevice>>());
   let list = all.get(k);
   if (list === undefined) {
     list = new Map();

@@ -13,6 +13,7 @@
  * invalid → panic. luo_state_setup failing turns LUO off. open paths: second open → -EBUSY;
  * deserialization failed (now or before) → -EIO, sticky for the boot.
  */
+import { rebuiltBy } from '../../../sim/index.ts';
 import type { Sched } from '../../../sim/index.ts';
 import { atomic_cmpxchg, atomic_set } from '../../../sync/index.ts';
 import { PAGE_SIZE } from '../../include/asm-generic/page.ts';
@@ -218,16 +219,20 @@ const luo_ioctl_ops: readonly luo_ioctl_op<Luo>[] = [
 
 /** The file operations of /dev/liveupdate. */
 export function liveupdate_fops(luo: Luo): file_operations {
-  return {
-    owner: 'liveupdate',
-    open: () => luo_open(luo),
-    release: () => luo_release(luo),
-    unlocked_ioctl: function* (_f, cmd, arg) {
-      const d = luo_ioctl_decode(luo_ioctl_ops, LIVEUPDATE_CMD_BASE, cmd, arg, null);
-      if (typeof d === 'number') return d;
-      return yield* d.op.execute(luo, d.ucmd);
+  return rebuiltBy(
+    {
+      owner: 'liveupdate',
+      open: () => luo_open(luo),
+      release: () => luo_release(luo),
+      unlocked_ioctl: function* (_f, cmd, arg) {
+        const d = luo_ioctl_decode(luo_ioctl_ops, LIVEUPDATE_CMD_BASE, cmd, arg, null);
+        if (typeof d === 'number') return d;
+        return yield* d.op.execute(luo, d.ucmd);
+      },
     },
-  };
+    liveupdate_fops,
+    luo,
+  );
 }
 
 /** Called by kernel_kexec before anything shuts down: freeze and serialize every outgoing

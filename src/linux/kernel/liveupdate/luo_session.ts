@@ -12,6 +12,7 @@
  * retrieved -EINVAL 4. copy-out -EFAULT (the release finishes the session). Release of a
  * retrieved session whose finish fails leaves it stuck in the incoming list.
  */
+import { rebuiltBy } from '../../../sim/index.ts';
 import type { Sched } from '../../../sim/index.ts';
 import { mutex_lock, mutex_unlock } from '../../../sync/index.ts';
 import {
@@ -85,12 +86,16 @@ function session_file_name(name: string): string {
 }
 
 export function session_fops(luo: Luo): file_operations {
-  return {
-    owner: 'liveupdate',
-    release: (_inode: inode, f: file) => luo_session_release(luo, f.private_data as luo_session),
-    unlocked_ioctl: (f, cmd, arg) =>
-      luo_session_ioctl(luo, f.private_data as luo_session, cmd, arg),
-  };
+  return rebuiltBy(
+    {
+      owner: 'liveupdate',
+      release: (_inode: inode, f: file) => luo_session_release(luo, f.private_data as luo_session),
+      unlocked_ioctl: (f, cmd, arg) =>
+        luo_session_ioctl(luo, f.private_data as luo_session, cmd, arg),
+    },
+    session_fops,
+    luo,
+  );
 }
 
 function* luo_session_insert(luo: Luo, sh: luo_session_header, s: luo_session): Sched<number> {

@@ -13,6 +13,7 @@
  * fault: index ≥ size → SIGBUS; no INIT_SHARED → SIGBUS; get_folio -EAGAIN → RETRY, other
  * error (-EPERM when frozen) → vmf_error = SIGBUS (-ENOMEM → OOM); not uptodate → zeroed first.
  */
+import { rebuiltBy } from '../../../sim/index.ts';
 import type { Sched } from '../../../sim/index.ts';
 import { mutex_lock, mutex_unlock, READ_ONCE, WRITE_ONCE } from '../../../sync/index.ts';
 import {
@@ -116,22 +117,26 @@ export function* kvm_vm_ioctl_create_guest_memfd(k: Kernel, v: kvm, arg: UserPtr
 }
 
 function kvm_gmem_vm_ops(k: Kernel): vm_operations_struct {
-  return {
-    name: 'kvm_gmem_vm_ops',
-    *fault(vmf) {
-      const f = vmf.vma.vm_file;
-      const gi = f === null ? null : GMEM_I(f.f_inode);
-      if (gi === null) return VM_FAULT_SIGBUS;
-      if (vmf.pgoff * PAGE_SIZE >= gi.i_size) return VM_FAULT_SIGBUS;
-      if (((yield* READ_ONCE(gi.flags)) & GUEST_MEMFD_FLAG_INIT_SHARED) === 0n)
-        return VM_FAULT_SIGBUS;
-      const folio = yield* kvm_gmem_get_folio(k, gi, vmf.pgoff);
-      if (typeof folio === 'number') return folio === -EAGAIN ? VM_FAULT_RETRY : vmf_error(folio);
-      yield* kvm_gmem_folio_first_access(k, gi, folio);
-      vmf.page = folio;
-      return VM_FAULT_LOCKED;
+  return rebuiltBy(
+    {
+      name: 'kvm_gmem_vm_ops',
+      *fault(vmf) {
+        const f = vmf.vma.vm_file;
+        const gi = f === null ? null : GMEM_I(f.f_inode);
+        if (gi === null) return VM_FAULT_SIGBUS;
+        if (vmf.pgoff * PAGE_SIZE >= gi.i_size) return VM_FAULT_SIGBUS;
+        if (((yield* READ_ONCE(gi.flags)) & GUEST_MEMFD_FLAG_INIT_SHARED) === 0n)
+          return VM_FAULT_SIGBUS;
+        const folio = yield* kvm_gmem_get_folio(k, gi, vmf.pgoff);
+        if (typeof folio === 'number') return folio === -EAGAIN ? VM_FAULT_RETRY : vmf_error(folio);
+        yield* kvm_gmem_folio_first_access(k, gi, folio);
+        vmf.page = folio;
+        return VM_FAULT_LOCKED;
+      },
     },
-  };
+    kvm_gmem_vm_ops,
+    k,
+  );
 }
 
 /** kvm_gmem_release: unbinds every memslot, zaps the guest mappings, drops the VM reference;
@@ -157,17 +162,22 @@ function* kvm_gmem_release(k: Kernel, f: file): Sched<number> {
 /** kvm_gmem_fops of boot `k` (one object, so that file_is_gmem can compare with it). */
 export function kvm_gmem_fops(k: Kernel): file_operations {
   const vm_ops = kvm_gmem_vm_ops(k);
-  return {
-    owner: 'kvm',
-    *mmap(f, vma) {
-      const gi = GMEM_I(f.f_inode);
-      if (gi === null || ((yield* READ_ONCE(gi.flags)) & GUEST_MEMFD_FLAG_MMAP) === 0n)
-        return -ENODEV;
-      if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== (VM_SHARED | VM_MAYSHARE)) return -EINVAL;
-      vma.vm_ops = vm_ops;
-      return 0;
+  return rebuiltBy(
+    {
+      owner: 'kvm',
+      *mmap(f, vma) {
+        const gi = GMEM_I(f.f_inode);
+        if (gi === null || ((yield* READ_ONCE(gi.flags)) & GUEST_MEMFD_FLAG_MMAP) === 0n)
+          return -ENODEV;
+        if ((vma.vm_flags & (VM_SHARED | VM_MAYSHARE)) !== (VM_SHARED | VM_MAYSHARE))
+          return -EINVAL;
+        vma.vm_ops = vm_ops;
+        return 0;
+      },
+      release: (_inode, f) => kvm_gmem_release(k, f),
+      fallocate: (f, mode, offset, len) => kvm_gmem_fallocate(k, f, mode, offset, len),
     },
-    release: (_inode, f) => kvm_gmem_release(k, f),
-    fallocate: (f, mode, offset, len) => kvm_gmem_fallocate(k, f, mode, offset, len),
-  };
+    kvm_gmem_fops,
+    k,
+  );
 }

@@ -29,7 +29,7 @@
  * skipping pfn 0), free the array and the record, then unfreeze (no synchronize).
  */
 import { cond_resched, READ_ONCE } from '../../../sync/index.ts';
-import { op, type Sched } from '../../../sim/index.ts';
+import { op, rebuiltBy, type Sched } from '../../../sim/index.ts';
 import { fput, type file } from '../../fs/file.ts';
 import { PAGE_SIZE } from '../../include/asm-generic/page.ts';
 import { GMEM_LUO } from './guest_memfd_luo_h.ts';
@@ -266,16 +266,20 @@ function* kvm_gmem_luo_can_preserve(k: Kernel, f: file): Sched<boolean> {
 }
 
 export function kvm_gmem_luo_handler(k: Kernel): liveupdate_file_handler {
-  return {
-    compatible: GUEST_MEMFD_LUO_FH_COMPATIBLE,
-    ops: {
-      owner: 'kvm',
-      can_preserve: (_h, f) => kvm_gmem_luo_can_preserve(k, f),
-      preserve: (args) => kvm_gmem_luo_preserve(k, args),
-      freeze: (args) => kvm_gmem_luo_freeze(k, args),
-      unpreserve: (args) => kvm_gmem_luo_unpreserve(k, args),
-      retrieve: (args) => kvm_gmem_luo_retrieve(k, args),
-      finish: (args) => kvm_gmem_luo_finish(k, args),
+  return rebuiltBy(
+    {
+      compatible: GUEST_MEMFD_LUO_FH_COMPATIBLE,
+      ops: {
+        owner: 'kvm',
+        can_preserve: (_h, f) => kvm_gmem_luo_can_preserve(k, f),
+        preserve: (args) => kvm_gmem_luo_preserve(k, args),
+        freeze: (args) => kvm_gmem_luo_freeze(k, args),
+        unpreserve: (args) => kvm_gmem_luo_unpreserve(k, args),
+        retrieve: (args) => kvm_gmem_luo_retrieve(k, args),
+        finish: (args) => kvm_gmem_luo_finish(k, args),
+      },
     },
-  };
+    kvm_gmem_luo_handler,
+    k,
+  );
 }

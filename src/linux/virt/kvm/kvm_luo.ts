@@ -13,6 +13,7 @@
  * restored-VM counter ("1", "2", …) with no memslots or vCPUs, and its file. Finish — nothing
  * after a retrieve (success or failure); otherwise the record is freed.
  */
+import { rebuiltBy } from '../../../sim/index.ts';
 import { atomic_inc_return } from '../../../sync/index.ts';
 import type { Sched } from '../../../sim/index.ts';
 import type { kvm } from '../../include/linux/kvm_host.ts';
@@ -71,18 +72,22 @@ function* kvm_luo_finish(k: Kernel, args: liveupdate_file_op_args): Sched {
 }
 
 export function kvm_luo_handler(k: Kernel): liveupdate_file_handler {
-  return {
-    compatible: KVM_LUO_FH_COMPATIBLE,
-    ops: {
-      owner: 'kvm',
-      // eslint-disable-next-line require-yield
-      *can_preserve(_h, f) {
-        return file_is_kvm(f);
+  return rebuiltBy(
+    {
+      compatible: KVM_LUO_FH_COMPATIBLE,
+      ops: {
+        owner: 'kvm',
+        // eslint-disable-next-line require-yield
+        *can_preserve(_h, f) {
+          return file_is_kvm(f);
+        },
+        preserve: (args) => kvm_luo_preserve(k, args),
+        unpreserve: (args) => kvm_luo_unpreserve(k, args),
+        retrieve: (args) => kvm_luo_retrieve(k, args),
+        finish: (args) => kvm_luo_finish(k, args),
       },
-      preserve: (args) => kvm_luo_preserve(k, args),
-      unpreserve: (args) => kvm_luo_unpreserve(k, args),
-      retrieve: (args) => kvm_luo_retrieve(k, args),
-      finish: (args) => kvm_luo_finish(k, args),
     },
-  };
+    kvm_luo_handler,
+    k,
+  );
 }

@@ -20,6 +20,7 @@
  * Locking: kvm->lock around vCPU creation; slots_lock for memslots; vcpu->mutex around KVM_RUN.
  * Yield points: fd reservation, refcounts, rcu_assign_pointer(vm_file), the mutexes above.
  */
+import { rebuiltBy } from '../../../sim/index.ts';
 import type { Sched } from '../../../sim/index.ts';
 import {
   Atomic,
@@ -233,24 +234,28 @@ function* kvm_dev_ioctl_create_vm(k: Kernel, type: number): Sched<number> {
 }
 
 function kvm_chardev_ops(k: Kernel): file_operations {
-  return {
-    owner: 'kvm',
-    *unlocked_ioctl(_f, cmd, arg) {
-      const argv = ioctl_arg_number(arg);
-      switch (cmd) {
-        case KVM_GET_API_VERSION:
-          return argv === 0 ? KVM_API_VERSION : -EINVAL;
-        case KVM_CREATE_VM:
-          return yield* kvm_dev_ioctl_create_vm(k, argv);
-        case KVM_CHECK_EXTENSION:
-          return kvm_vm_ioctl_check_extension(k, null, argv);
-        case KVM_GET_VCPU_MMAP_SIZE:
-          return argv === 0 ? KVM_VCPU_MMAP_SIZE : -EINVAL;
-        default:
-          return -EINVAL;
-      }
+  return rebuiltBy(
+    {
+      owner: 'kvm',
+      *unlocked_ioctl(_f, cmd, arg) {
+        const argv = ioctl_arg_number(arg);
+        switch (cmd) {
+          case KVM_GET_API_VERSION:
+            return argv === 0 ? KVM_API_VERSION : -EINVAL;
+          case KVM_CREATE_VM:
+            return yield* kvm_dev_ioctl_create_vm(k, argv);
+          case KVM_CHECK_EXTENSION:
+            return kvm_vm_ioctl_check_extension(k, null, argv);
+          case KVM_GET_VCPU_MMAP_SIZE:
+            return argv === 0 ? KVM_VCPU_MMAP_SIZE : -EINVAL;
+          default:
+            return -EINVAL;
+        }
+      },
     },
-  };
+    kvm_chardev_ops,
+    k,
+  );
 }
 
 /**
@@ -264,32 +269,36 @@ export function ioctl_arg_number(arg: UserPtr): number {
 }
 
 function kvm_vm_fops(k: Kernel): file_operations {
-  return {
-    owner: 'kvm-vm',
-    *release(_inode, f) {
-      const v = f.private_data as kvm;
-      yield* rcu_assign_pointer(v.vm_file, null);
-      yield* kvm_put_kvm(v);
-      return 0;
+  return rebuiltBy(
+    {
+      owner: 'kvm-vm',
+      *release(_inode, f) {
+        const v = f.private_data as kvm;
+        yield* rcu_assign_pointer(v.vm_file, null);
+        yield* kvm_put_kvm(v);
+        return 0;
+      },
+      *unlocked_ioctl(f, cmd, arg) {
+        const v = f.private_data as kvm;
+        if (v.vm_dead) return -EIO;
+        switch (cmd) {
+          case KVM_CREATE_VCPU:
+            return yield* kvm_vm_ioctl_create_vcpu(k, v, ioctl_arg_number(arg));
+          case KVM_SET_USER_MEMORY_REGION:
+          case KVM_SET_USER_MEMORY_REGION2:
+            return yield* kvm_vm_ioctl_set_memory_region(k, v, cmd, arg);
+          case KVM_CREATE_GUEST_MEMFD:
+            return yield* kvm_vm_ioctl_create_guest_memfd(k, v, arg);
+          case KVM_CHECK_EXTENSION:
+            return kvm_vm_ioctl_check_extension(k, v, ioctl_arg_number(arg));
+          default:
+            return -ENOTTY;
+        }
+      },
     },
-    *unlocked_ioctl(f, cmd, arg) {
-      const v = f.private_data as kvm;
-      if (v.vm_dead) return -EIO;
-      switch (cmd) {
-        case KVM_CREATE_VCPU:
-          return yield* kvm_vm_ioctl_create_vcpu(k, v, ioctl_arg_number(arg));
-        case KVM_SET_USER_MEMORY_REGION:
-        case KVM_SET_USER_MEMORY_REGION2:
-          return yield* kvm_vm_ioctl_set_memory_region(k, v, cmd, arg);
-        case KVM_CREATE_GUEST_MEMFD:
-          return yield* kvm_vm_ioctl_create_guest_memfd(k, v, arg);
-        case KVM_CHECK_EXTENSION:
-          return kvm_vm_ioctl_check_extension(k, v, ioctl_arg_number(arg));
-        default:
-          return -ENOTTY;
-      }
-    },
-  };
+    kvm_vm_fops,
+    k,
+  );
 }
 
 function* kvm_vm_ioctl_create_vcpu(k: Kernel, v: kvm, id: number): Sched<number> {
@@ -340,16 +349,24 @@ function* create_vcpu_fd(k: Kernel, vcpu: kvm_vcpu): Sched<number> {
   const files = current_files(k.sim);
   const fd = yield* get_unused_fd_flags(files, O_RDWR | O_CLOEXEC);
   if (fd < 0) return fd;
-  const fops: file_operations = {
-    ...kvm_arch_vcpu_fops(k),
-    *release(_inode, f) {
-      yield* kvm_put_kvm((f.private_data as kvm_vcpu).kvm);
-      return 0;
-    },
-  };
-  const f = anon_inode_getfile(k.sim, `kvm-vcpu:${vcpu.vcpu_id}`, fops, vcpu, O_RDWR);
+  const f = anon_inode_getfile(k.sim, `kvm-vcpu:${vcpu.vcpu_id}`, kvm_vcpu_fops(k), vcpu, O_RDWR);
   fd_install(files, fd, f);
   return fd;
+}
+
+/** kvm_vcpu_fops: the arch vCPU operations plus release, which drops the VM reference. */
+function kvm_vcpu_fops(k: Kernel): file_operations {
+  return rebuiltBy(
+    {
+      ...kvm_arch_vcpu_fops(k),
+      *release(_inode, f) {
+        yield* kvm_put_kvm((f.private_data as kvm_vcpu).kvm);
+        return 0;
+      },
+    },
+    kvm_vcpu_fops,
+    k,
+  );
 }
 
 /** The struct kvm behind a VM file, or null for any other file. */

@@ -23,6 +23,7 @@
  * KVM_EXIT_SHUTDOWN; 3. ucall: KVM_EXIT_IO; 4. hlt or end of code: KVM_EXIT_HLT; 5. MMIO;
  * 6. gmem fault error: KVM_EXIT_MEMORY_FAULT and the -errno; 7. arg ≠ 0: -EINVAL.
  */
+import { rebuiltBy } from '../../../../sim/index.ts';
 import type { Sched, Sim } from '../../../../sim/index.ts';
 import { mutex_lock, mutex_unlock } from '../../../../sync/index.ts';
 import type { file_operations } from '../../../fs/file.ts';
@@ -79,7 +80,11 @@ function advance(vcpu: kvm_vcpu, result: Uint8Array): void {
   if (guest === null) return;
   const r = guest.next(result);
   vcpu.pending = r.done === true ? null : r.value;
-  if (r.done === true) vcpu.halted = true;
+  if (r.done === true) {
+    // A finished guest program holds nothing any more.
+    vcpu.guest = null;
+    vcpu.halted = true;
+  }
 }
 
 type Access = { done: true; data: Uint8Array } | { done: false; ret: number };
@@ -243,13 +248,17 @@ function kvm_vcpu_vm_ops(): vm_operations_struct {
 /** The vCPU file operations (ioctl and mmap); kvm_main adds release. */
 export function kvm_arch_vcpu_fops(k: Kernel): file_operations {
   const vm_ops = kvm_vcpu_vm_ops();
-  return {
-    owner: 'kvm',
-    unlocked_ioctl: (f, cmd, arg) => kvm_vcpu_ioctl(k, f.private_data as kvm_vcpu, cmd, arg),
-    // eslint-disable-next-line require-yield
-    *mmap(_f, vma) {
-      vma.vm_ops = vm_ops;
-      return 0;
+  return rebuiltBy(
+    {
+      owner: 'kvm',
+      unlocked_ioctl: (f, cmd, arg) => kvm_vcpu_ioctl(k, f.private_data as kvm_vcpu, cmd, arg),
+      // eslint-disable-next-line require-yield
+      *mmap(_f, vma) {
+        vma.vm_ops = vm_ops;
+        return 0;
+      },
     },
-  };
+    kvm_arch_vcpu_fops,
+    k,
+  );
 }
