@@ -5,7 +5,7 @@
 import {
   CloneError,
   Execution,
-  GraphCloner,
+  GraphTemplate,
   type Decider,
   type ExecutionResult,
   type Outcome,
@@ -55,6 +55,8 @@ function outcomeViolation(outcome: Outcome): Violation | null {
 export interface ScenarioSnapshot<S> {
   readonly ex: Execution;
   readonly state: S;
+  /** The state and the execution's stored values, to copy (the execution itself substituted). */
+  readonly template: GraphTemplate;
 }
 
 const PROLOGUE_TASK = 'setup';
@@ -92,22 +94,22 @@ export function snapshotScenario<S>(
   state = scenario.setup(ex, args);
   const s = state;
   if (ex.prologue(PROLOGUE_TASK, () => prologue(s, args)) !== null) return null;
-  const snapshot = { ex, state };
+  let template: GraphTemplate;
   try {
-    startFrom(snapshot, new Execution(decider, { stepsMax, trace: false }));
+    template = new GraphTemplate([state, ...ex.storedValues()], [ex]);
   } catch (e) {
     if (!(e instanceof CloneError)) throw e;
-    refused(e.message);
+    refused(e.message.replace(/at root\[0\]/, 'at state').replace(/at root\[\d+\]/, 'at stored'));
     return null;
   }
-  return snapshot;
+  return { ex, state, template };
 }
 
 /** Makes `ex` a copy of the snapshot's execution and returns the copy of its state. */
 function startFrom<S>(snapshot: ScenarioSnapshot<S>, ex: Execution): S {
-  const cloner = new GraphCloner([[snapshot.ex, ex]]);
-  ex.adopt(snapshot.ex, (v) => cloner.clone(v));
-  return cloner.clone(snapshot.state);
+  const copies = snapshot.template.instantiate([ex]);
+  ex.adopt(snapshot.ex, copies.slice(1));
+  return copies[0] as S;
 }
 
 /**

@@ -1,11 +1,11 @@
 /**
  * Deep copies of a model's object graph, for starting many executions from one snapshot.
  *
- * Protocol: create a GraphCloner with the substitutions to apply (at least the snapshot's
- * Execution → the new Execution), then clone every root through the same cloner so that shared
- * objects stay shared and cycles stay cycles. Prototypes are kept (class instances stay
- * instances), Maps, Sets, arrays, ArrayBuffers and their views are copied, views sharing a
- * buffer still share it.
+ * Protocol: build a GraphTemplate from the roots once, naming the objects to substitute (at
+ * least the snapshot's Execution), then instantiate it once per copy, passing the substitutes
+ * (the new Execution). Shared objects stay shared and cycles stay cycles; prototypes are kept
+ * (class instances stay instances); Maps, Sets, arrays, ArrayBuffers and their views are
+ * copied, views sharing a buffer still share it. `copyGraph` does one copy in one call.
  *
  * What is shared, not copied: functions (a model that keeps per-execution state reachable only
  * from a closure cannot be snapshotted; see docs/engine.md) and frozen objects (immutable
@@ -51,50 +51,6 @@ export function rebuiltBy<A extends unknown[], T extends object>(
   return obj;
 }
 
-type Copier = (src: object, out: object, copy: (x: unknown) => unknown) => void;
-
-interface Shape {
-  readonly keys: readonly string[];
-  readonly fill: Copier;
-}
-
-/**
- * Compiled field copiers, per prototype and key list: copying an object then touches each field
- * through a monomorphic property access instead of a generic keyed one, which is what makes a
- * snapshot copy cheap enough to do once per execution.
- */
-const shapes = new Map<object | null, { last: Shape; all: Map<string, Shape> }>();
-
-function shapeOf(proto: object | null, keys: readonly string[]): Shape {
-  const known = shapes.get(proto);
-  if (known !== undefined && sameKeys(known.last.keys, keys)) return known.last;
-  const id = keys.join(',');
-  let sh = known?.all.get(id);
-  if (sh === undefined) {
-    sh = { keys: [...keys], fill: compile(keys) };
-    if (known === undefined) shapes.set(proto, { last: sh, all: new Map([[id, sh]]) });
-    else known.all.set(id, sh);
-  }
-  if (known !== undefined) known.last = sh;
-  return sh;
-}
-
-function compile(keys: readonly string[]): Copier {
-  if (!keys.every((k) => /^[A-Za-z_$][\w$]*$/.test(k)))
-    return (src, out, copy) => {
-      for (const k of keys)
-        (out as Record<string, unknown>)[k] = copy((src as Record<string, unknown>)[k]);
-    };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('s', 'o', 'c', keys.map((k) => `o.${k} = c(s.${k});`).join('\n')) as Copier;
-}
-
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 type Kind = 'object' | 'map' | 'set' | 'buffer' | 'view' | 'refuse';
 
 const kinds = new Map<object | null, Kind>([
@@ -125,90 +81,6 @@ function kindOf(v: object, proto: object | null): Kind {
     kinds.set(proto, kind);
   }
   return kind;
-}
-
-export class GraphCloner {
-  private readonly memo = new Map<object, unknown>();
-  private readonly copyFn = (x: unknown): unknown => this.copy(x);
-
-  constructor(substitutions: Iterable<readonly [object, unknown]> = []) {
-    for (const [from, to] of substitutions) this.memo.set(from, to);
-  }
-
-  clone<T>(value: T): T {
-    try {
-      return this.copy(value) as T;
-    } catch (e) {
-      if (e instanceof CloneError && e.culprit !== null)
-        throw new CloneError(`${e.message} at ${pathTo(value, e.culprit)}`);
-      throw e;
-    }
-  }
-
-  private copy(v: unknown): unknown {
-    if (typeof v !== 'object' || v === null) return v;
-    const hit = this.memo.get(v);
-    if (hit !== undefined) return hit;
-    if (Array.isArray(v)) {
-      if (Object.isFrozen(v)) return v;
-      const out: unknown[] = new Array(v.length);
-      this.memo.set(v, out);
-      for (let i = 0; i < v.length; i++) out[i] = this.copy(v[i]);
-      return out;
-    }
-    if (Object.isFrozen(v)) return v;
-    const recipe = recipes.get(v);
-    if (recipe !== undefined) {
-      const args = recipe.args.map(this.copyFn);
-      // Copying the arguments may have reached `v` again (a cycle through them).
-      const again = this.memo.get(v);
-      if (again !== undefined) return again;
-      const out = recipe.factory(...(args as never[]));
-      this.memo.set(v, out);
-      return out;
-    }
-    const proto = Object.getPrototypeOf(v) as object | null;
-    switch (kindOf(v, proto)) {
-      case 'object': {
-        const out = Object.create(proto) as object;
-        this.memo.set(v, out);
-        shapeOf(proto, Object.keys(v)).fill(v, out, this.copyFn);
-        return out;
-      }
-      case 'map': {
-        const out = new Map();
-        this.memo.set(v, out);
-        for (const [k, x] of v as Map<unknown, unknown>) out.set(this.copy(k), this.copy(x));
-        return out;
-      }
-      case 'set': {
-        const out = new Set();
-        this.memo.set(v, out);
-        for (const x of v as Set<unknown>) out.add(this.copy(x));
-        return out;
-      }
-      case 'buffer': {
-        const out = (v as ArrayBuffer).slice(0);
-        this.memo.set(v, out);
-        return out;
-      }
-      case 'view': {
-        const view = v as ArrayBufferView;
-        const buffer = this.copy(view.buffer) as ArrayBuffer;
-        const length = view instanceof DataView ? view.byteLength : (view as Uint8Array).length;
-        const Ctor = view.constructor as new (
-          b: ArrayBuffer,
-          o: number,
-          l: number,
-        ) => ArrayBufferView;
-        const out = new Ctor(buffer, view.byteOffset, length);
-        this.memo.set(v, out);
-        return out;
-      }
-      case 'refuse':
-        throw new CloneError(`cannot snapshot ${describe(v)}`, v);
-    }
-  }
 }
 
 /** The first path (breadth first) from `root` to `target`, for error messages. */
@@ -242,4 +114,280 @@ function describe(v: object): string {
   if (proto !== null && Object.getPrototypeOf(proto) === GeneratorPrototype) return 'a generator';
   const name = (v.constructor as { name?: string } | undefined)?.name;
   return name ? `a ${name}` : 'an object of unknown kind';
+}
+
+const K = {
+  Object: 0,
+  Array: 1,
+  Map: 2,
+  Set: 3,
+  Buffer: 4,
+  View: 5,
+  Rebuild: 6,
+} as const;
+type K = (typeof K)[keyof typeof K];
+
+/** A field plan: m[i] >= 0 is a node, -1 the constant v[i], <= -2 substitution -2 - m[i]. */
+type Fill = (
+  o: object,
+  v: readonly unknown[],
+  m: Int32Array,
+  N: unknown[],
+  S: readonly unknown[],
+) => void;
+
+interface TNode {
+  kind: K;
+  proto: object | null;
+  fill: Fill | null;
+  v: unknown[];
+  m: Int32Array;
+  /** Buffer: the bytes; View: the constructor; Rebuild: the factory. */
+  data: unknown;
+  /** View: buffer node, byteOffset, length. */
+  view: [number, number, number] | null;
+}
+
+const fills = new Map<object | null, Map<string, Fill>>();
+
+function compileFill(proto: object | null, keys: readonly string[]): Fill {
+  let byKeys = fills.get(proto);
+  if (byKeys === undefined) fills.set(proto, (byKeys = new Map<string, Fill>()));
+  const id = keys.join(',');
+  let fill = byKeys.get(id);
+  if (fill !== undefined) return fill;
+  const slot = (i: number): string => `(j = m[${i}]) >= 0 ? N[j] : j === -1 ? v[${i}] : S[-2 - j]`;
+  if (keys.every((k) => /^[A-Za-z_$][\w$]*$/.test(k)))
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    fill = new Function(
+      'o',
+      'v',
+      'm',
+      'N',
+      'S',
+      `let j;\n${keys.map((k, i) => `o.${k} = ${slot(i)};`).join('\n')}`,
+    ) as Fill;
+  else
+    fill = (o, v, m, N, S) => {
+      for (let i = 0; i < keys.length; i++) {
+        const j = m[i] as number;
+        (o as Record<string, unknown>)[keys[i] as string] =
+          j >= 0 ? N[j] : j === -1 ? v[i] : S[-2 - j];
+      }
+    };
+  byKeys.set(id, fill);
+  return fill;
+}
+
+function resolve(
+  v: readonly unknown[],
+  m: Int32Array,
+  i: number,
+  N: unknown[],
+  S: readonly unknown[],
+): unknown {
+  const j = m[i] as number;
+  return j >= 0 ? N[j] : j === -1 ? v[i] : S[-2 - j];
+}
+
+/**
+ * A picture of an object graph taken once and instantiated many times, with the semantics of
+ * GraphCloner (the same sharing, substitution, rebuilding and refusals). Building it walks the
+ * graph; instantiating it creates the copies from precomputed field plans without looking
+ * anything up, which is what makes starting every execution from a snapshot cheap. The graph
+ * must not change after the template is built. Factories of rebuilt objects run after every copy
+ * exists and before any is filled, so they may keep their arguments but not read them.
+ */
+export class GraphTemplate {
+  private readonly nodes: TNode[] = [];
+  private readonly rebuildOrder: number[] = [];
+  private readonly rootPlan: { v: unknown[]; m: Int32Array };
+
+  /** `substituted[i]` is replaced by `substitutes[i]` of each instantiation. */
+  constructor(roots: readonly unknown[], substituted: readonly object[]) {
+    const index = new Map<object, number>();
+    substituted.forEach((o, i) => index.set(o, -2 - i));
+    const building = new Set<number>();
+    const nodes = this.nodes;
+    const plan = (values: readonly unknown[]): { v: unknown[]; m: Int32Array } => {
+      const m = new Int32Array(values.length);
+      const v = new Array<unknown>(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const code = slotOf(values[i]);
+        m[i] = code;
+        if (code === -1) v[i] = values[i];
+      }
+      return { v, m };
+    };
+    const slotOf = (x: unknown): number => {
+      if (typeof x !== 'object' || x === null) return -1;
+      const known = index.get(x);
+      if (known !== undefined) {
+        if (building.has(known))
+          throw new CloneError(
+            'cannot snapshot a rebuilt object reached from its own arguments',
+            x,
+          );
+        return known;
+      }
+      if (Object.isFrozen(x)) return -1;
+      const id = nodes.length;
+      const node: TNode = {
+        kind: K.Object,
+        proto: null,
+        fill: null,
+        v: [],
+        m: new Int32Array(0),
+        data: null,
+        view: null,
+      };
+      nodes.push(node);
+      index.set(x, id);
+      const recipe = recipes.get(x);
+      if (recipe !== undefined) {
+        node.kind = K.Rebuild;
+        node.data = recipe.factory;
+        building.add(id);
+        Object.assign(node, plan(recipe.args));
+        building.delete(id);
+        this.rebuildOrder.push(id);
+        return id;
+      }
+      if (Array.isArray(x)) {
+        node.kind = K.Array;
+        Object.assign(node, plan(x));
+        return id;
+      }
+      const proto = Object.getPrototypeOf(x) as object | null;
+      switch (kindOf(x, proto)) {
+        case 'object': {
+          const keys = Object.keys(x);
+          node.proto = proto;
+          node.fill = compileFill(proto, keys);
+          Object.assign(node, plan(keys.map((k) => (x as Record<string, unknown>)[k])));
+          return id;
+        }
+        case 'map': {
+          node.kind = K.Map;
+          const flat: unknown[] = [];
+          for (const [k, y] of x as Map<unknown, unknown>) flat.push(k, y);
+          Object.assign(node, plan(flat));
+          return id;
+        }
+        case 'set':
+          node.kind = K.Set;
+          Object.assign(node, plan([...(x as Set<unknown>)]));
+          return id;
+        case 'buffer':
+          node.kind = K.Buffer;
+          node.data = (x as ArrayBuffer).slice(0);
+          return id;
+        case 'view': {
+          const view = x as ArrayBufferView;
+          node.kind = K.View;
+          node.data = view.constructor;
+          const length = view instanceof DataView ? view.byteLength : (view as Uint8Array).length;
+          node.view = [slotOf(view.buffer), view.byteOffset, length];
+          return id;
+        }
+        case 'refuse':
+          throw new CloneError(`cannot snapshot ${describe(x)}`, x);
+      }
+    };
+    try {
+      this.rootPlan = plan(roots);
+    } catch (e) {
+      if (e instanceof CloneError && e.culprit !== null)
+        throw new CloneError(
+          `${e.message} at ${pathTo(roots, e.culprit).replace(/^root\.(\d+)/, 'root[$1]')}`,
+        );
+      throw e;
+    }
+  }
+
+  /** A fresh copy of the roots, with `substitutes` in place of the substituted objects. */
+  instantiate(substitutes: readonly unknown[]): unknown[] {
+    const nodes = this.nodes;
+    const n = nodes.length;
+    const N = new Array<unknown>(n);
+    const S = substitutes;
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i] as TNode;
+      switch (node.kind) {
+        case K.Object:
+          N[i] = Object.create(node.proto);
+          break;
+        case K.Array:
+          N[i] = new Array(node.m.length);
+          break;
+        case K.Map:
+          N[i] = new Map();
+          break;
+        case K.Set:
+          N[i] = new Set();
+          break;
+        case K.Buffer:
+          N[i] = (node.data as ArrayBuffer).slice(0);
+          break;
+        default:
+          break;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i] as TNode;
+      if (node.kind !== K.View) continue;
+      const [buf, offset, length] = node.view as [number, number, number];
+      const Ctor = node.data as new (b: unknown, o: number, l: number) => object;
+      N[i] = new Ctor(N[buf], offset, length);
+    }
+    for (const i of this.rebuildOrder) {
+      const node = nodes[i] as TNode;
+      const args = new Array<unknown>(node.m.length);
+      for (let a = 0; a < args.length; a++) args[a] = resolve(node.v, node.m, a, N, S);
+      N[i] = (node.data as (...x: unknown[]) => object)(...args);
+    }
+    for (let i = 0; i < n; i++) {
+      const node = nodes[i] as TNode;
+      const { v, m } = node;
+      switch (node.kind) {
+        case K.Object:
+          (node.fill as Fill)(N[i] as object, v, m, N, S);
+          break;
+        case K.Array: {
+          const out = N[i] as unknown[];
+          for (let a = 0; a < m.length; a++) out[a] = resolve(v, m, a, N, S);
+          break;
+        }
+        case K.Map: {
+          const out = N[i] as Map<unknown, unknown>;
+          for (let a = 0; a < m.length; a += 2)
+            out.set(resolve(v, m, a, N, S), resolve(v, m, a + 1, N, S));
+          break;
+        }
+        case K.Set: {
+          const out = N[i] as Set<unknown>;
+          for (let a = 0; a < m.length; a++) out.add(resolve(v, m, a, N, S));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    const roots = this.rootPlan;
+    const out = new Array<unknown>(roots.m.length);
+    for (let a = 0; a < out.length; a++) out[a] = resolve(roots.v, roots.m, a, N, S);
+    return out;
+  }
+}
+
+/** One copy of `root`, with each substitution's first object replaced by its second. */
+export function copyGraph<T>(
+  root: T,
+  substitutions: ReadonlyArray<readonly [object, unknown]> = [],
+): T {
+  const template = new GraphTemplate(
+    [root],
+    substitutions.map(([from]) => from),
+  );
+  return template.instantiate(substitutions.map(([, to]) => to))[0] as T;
 }

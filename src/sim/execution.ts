@@ -225,12 +225,18 @@ export class Execution implements Sim {
     return outcome;
   }
 
+  /** The values of the per-execution storage, in creation order (what a snapshot copies). */
+  storedValues(): unknown[] {
+    return [...this.locals.values()];
+  }
+
   /**
    * Starts this (new, empty) execution where `from` stood after its prologue: the same objects,
-   * finished tasks and step count, and per-execution storage passed through `clone`, which must
-   * map `from` to this execution (GraphCloner). `from` is left as it was.
+   * finished tasks and step count, and per-execution storage whose values are `stored` (copies
+   * of `from.storedValues()`, in that order, in which `from` maps to this execution). `from` is
+   * left as it was.
    */
-  adopt(from: Execution, clone: <T>(v: T) => T): void {
+  adopt(from: Execution, stored: readonly unknown[]): void {
     if (this.ran || this.tasks.length !== 0 || this.objectNames.length !== 0)
       throw new Error('Execution.adopt() on an execution that already has state');
     if (from.liveTasks !== 0 || from.prologueOutcome !== null)
@@ -238,7 +244,10 @@ export class Execution implements Sim {
     this.objectNames.push(...from.objectNames);
     // Finished tasks are never resumed: their records can be shared.
     this.tasks.push(...from.tasks);
-    for (const [key, value] of from.locals) this.locals.set(key, clone(value));
+    if (stored.length !== from.locals.size)
+      throw new Error('Execution.adopt(): one stored value per entry of the storage');
+    let i = 0;
+    for (const key of from.locals.keys()) this.locals.set(key, stored[i++]);
     this.steps = from.steps;
     if (this.tracing) this.events.push(...from.events);
   }

@@ -150,7 +150,7 @@ test('a state that cannot be copied: every execution runs the prologue, same res
     seed: 1,
     exploreAll: true,
   });
-  assert.match(r.snapshotRefused ?? '', /cannot snapshot a generator at root\.gen/);
+  assert.match(r.snapshotRefused ?? '', /cannot snapshot a generator at state\.gen/);
   assert.equal(r.verdict, 'holds');
   assert.deepEqual(r.terminalStates, ['complete:0', 'complete:1']);
 });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CloneError, GraphCloner, rebuiltBy } from '../../src/sim/index.ts';
+import { CloneError, GraphTemplate, copyGraph, rebuiltBy } from '../../src/sim/index.ts';
 
 class Node {
   value: number;
@@ -25,7 +25,7 @@ test('a copy keeps prototypes, cycles and shared references, and is independent'
   a.next = b;
   b.next = a;
   const root = { a, b, list: [a, b, a] };
-  const c = new GraphCloner().clone(root);
+  const c = copyGraph(root);
   assert.ok(c.a instanceof Node);
   assert.notEqual(c.a, a);
   assert.equal(c.a.next, c.b);
@@ -43,7 +43,7 @@ test('Maps, Sets and buffers are copied; views of one buffer still share it', ()
   const view = new DataView(buf);
   const key = { k: 1 };
   const root = { m: new Map<object, number>([[key, 7]]), s: new Set([key]), bytes, view, key };
-  const c = new GraphCloner().clone(root);
+  const c = copyGraph(root);
   assert.equal(c.m.get(c.key), 7, 'map keys are the copies');
   assert.ok(c.s.has(c.key));
   assert.notEqual(c.bytes.buffer, buf);
@@ -61,7 +61,7 @@ test('frozen objects and functions are shared; substitutions replace objects', (
   const inner = { name: 'new' };
   const fn = (): number => 2;
   const root = { table, outer, fn };
-  const c = new GraphCloner([[outer, inner]]).clone(root);
+  const c = copyGraph(root, [[outer, inner]]);
   assert.equal(c.table, table);
   assert.equal(c.fn, fn);
   assert.equal(c.outer, inner);
@@ -76,12 +76,12 @@ test('an object built by a factory is rebuilt around copies of the factory argum
     rebuiltBy({ inc: () => ++k.n }, makeOps, k);
   const k = new Counter();
   k.ops = makeOps(k);
-  const c = new GraphCloner().clone(k);
+  const c = copyGraph(k);
   assert.notEqual(c.ops, k.ops);
   assert.equal(c.ops?.inc(), 1);
   assert.equal(c.n, 1, 'the rebuilt closure works on the copy');
   assert.equal(k.n, 0, 'and not on the original');
-  const again = new GraphCloner().clone(c);
+  const again = copyGraph(c);
   assert.equal(again.ops?.inc(), 2, 'a copy of a copy is rebuilt too');
   assert.equal(c.n, 1);
 });
@@ -91,11 +91,31 @@ test('what cannot be copied is refused, with the path to it', () => {
     yield 1;
   })();
   assert.throws(
-    () => new GraphCloner().clone({ tasks: [{ gen }] }),
-    (e: unknown) => e instanceof CloneError && /a generator at root\.tasks\.0\.gen/.test(e.message),
+    () => copyGraph({ tasks: [{ gen }] }),
+    (e: unknown) =>
+      e instanceof CloneError && /a generator at root\[0\]\.tasks\.0\.gen/.test(e.message),
   );
   assert.throws(
-    () => new GraphCloner().clone({ cache: new WeakMap() }),
-    (e: unknown) => e instanceof CloneError && /WeakMap at root\.cache/.test(e.message),
+    () => copyGraph({ cache: new WeakMap() }),
+    (e: unknown) => e instanceof CloneError && /WeakMap at root\[0\]\.cache/.test(e.message),
   );
+});
+
+test('a template is instantiated many times, each copy independent of the others', () => {
+  const shared = { n: 0 };
+  const root = { a: shared, b: [shared, 1, 'x', 2n], m: new Map([['k', shared]]) };
+  const ctx = { name: 'ctx' };
+  const t = new GraphTemplate([root, ctx], [ctx]);
+  const subs = [{ name: 'one' }, { name: 'two' }];
+  const [c1, x1] = t.instantiate([subs[0]]) as [typeof root, unknown];
+  const [c2, x2] = t.instantiate([subs[1]]) as [typeof root, unknown];
+  assert.equal(x1, subs[0]);
+  assert.equal(x2, subs[1]);
+  assert.notEqual(c1.a, c2.a);
+  assert.equal(c1.b[0], c1.a);
+  assert.equal(c1.m.get('k'), c1.a);
+  assert.deepEqual(c1.b.slice(1), [1, 'x', 2n]);
+  c1.a.n = 5;
+  assert.equal(c2.a.n, 0);
+  assert.equal(shared.n, 0);
 });

@@ -205,7 +205,7 @@ test('adopt continues from another execution after its prologue', () => {
     box.n = 2;
   });
   const b = new Execution(firstDecider, { stepsMax: 100, trace: false });
-  b.adopt(a, (v) => structuredClone(v));
+  b.adopt(a, structuredClone(a.storedValues()));
   assert.equal(b.objectName(0), 'x');
   assert.equal(b.newObject('y'), 1, 'object ids continue');
   const copy = b.local(Symbol.for('test.box'), () => ({ n: 0 }));
@@ -218,6 +218,6 @@ test('adopt continues from another execution after its prologue', () => {
   assert.equal(r.steps, 2 + 2, 'the prologue steps count');
   assert.deepEqual(r.taskNames, ['setup', 't']);
   assert.throws(() => {
-    b.adopt(a, (v) => v);
+    b.adopt(a, a.storedValues());
   }, /already has state/);
 });
