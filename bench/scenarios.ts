@@ -3,8 +3,8 @@
  * the kexec, one straight-through execution), and the explorer on the freeze race scenario
  * (DPOR exhaustive, and plain DFS for comparison within a budget).
  */
-import { check } from '../src/explore/check.ts';
-import { runScenarioOnce } from '../src/explore/run.ts';
+import { DEFAULT_LIMITS, check } from '../src/explore/check.ts';
+import { runScenarioOnce, snapshotScenario } from '../src/explore/run.ts';
 import { resolveArgs } from '../src/explore/scenario.ts';
 import freezeRace from '../src/scenarios/races/gmem_freeze.ts';
 import gmemTest from '../src/scenarios/selftests/guest_memfd_preservation.ts';
@@ -31,28 +31,44 @@ export function benchGmemSelftest(runs: number): { medianMs: number; minMs: numb
 export interface RaceFigures {
   dporExecutions: number;
   dporSeconds: number;
+  /** Steps per second counting every step of an execution, the prologue's included. */
   dporStepsPerSecond: number;
+  /** Steps per second counting only the steps run after the snapshot (the racing part). */
+  dporRacingStepsPerSecond: number;
+  prologueSteps: number;
+  /** The same search with every execution running setup and prologue again. */
+  noSnapshotSeconds: number;
   dfsExecutions: number;
   dfsFinished: boolean;
   dfsSeconds: number;
 }
 
 export function benchFreezeRace(dfsBudget: number): RaceFigures {
-  const run = (strategy: 'dpor' | 'dfs', executionsMax: number) =>
+  const run = (strategy: 'dpor' | 'dfs', executionsMax: number, snapshot = true) =>
     check(freezeRace, {
       scenarioRef: 'gmem-freeze-race',
       strategy,
       seed: 1,
       limits: { executionsMax },
       clock: () => performance.now(),
+      snapshot,
     });
   const dpor = run('dpor', 1_000_000);
   if (dpor.verdict !== 'holds') throw new Error(`freeze race: ${dpor.verdict}`);
+  const fresh = run('dpor', 1_000_000, false);
+  if (fresh.executions !== dpor.executions || fresh.steps !== dpor.steps)
+    throw new Error('the snapshot changed the search');
+  const snap = snapshotScenario(freezeRace, resolveArgs(freezeRace), DEFAULT_LIMITS.stepsMax);
+  const prologueSteps = snap === null ? 0 : snap.ex.stepCount;
   const dfs = run('dfs', dfsBudget);
+  const seconds = dpor.seconds ?? 1;
   return {
     dporExecutions: dpor.executions,
-    dporSeconds: dpor.seconds ?? 0,
-    dporStepsPerSecond: dpor.steps / (dpor.seconds ?? 1),
+    dporSeconds: seconds,
+    dporStepsPerSecond: dpor.steps / seconds,
+    dporRacingStepsPerSecond: (dpor.steps - prologueSteps * dpor.executions) / seconds,
+    prologueSteps,
+    noSnapshotSeconds: fresh.seconds ?? 0,
     dfsExecutions: dfs.executions,
     dfsFinished: dfs.verdict === 'holds',
     dfsSeconds: dfs.seconds ?? 0,

@@ -225,6 +225,11 @@ export class Execution implements Sim {
     return outcome;
   }
 
+  /** Steps taken so far (all of them once the execution ended). */
+  get stepCount(): number {
+    return this.steps;
+  }
+
   /** The values of the per-execution storage, in creation order (what a snapshot copies). */
   storedValues(): unknown[] {
     return [...this.locals.values()];
