@@ -9,8 +9,9 @@
  *
  * What is shared, not copied: functions (a model that keeps per-execution state reachable only
  * from a closure cannot be snapshotted; see docs/engine.md) and frozen objects (immutable
- * constants such as operation tables). What is refused: WeakMaps, WeakSets, Promises, generators
- * and other objects whose contents cannot be read; the error names the path to them.
+ * constants such as operation tables). What is refused: WeakMaps, WeakSets, Promises, generators,
+ * objects with symbol-keyed, non-enumerable or accessor own properties, and anything else whose
+ * contents a copy would not reproduce; the error names the path to them.
  *
  * It knows nothing about what the objects are.
  */
@@ -262,6 +263,15 @@ export class GraphTemplate {
       switch (kindOf(x, proto)) {
         case 'object': {
           const keys = Object.keys(x);
+          const hidden =
+            Object.getOwnPropertySymbols(x).length > 0 ||
+            Object.getOwnPropertyNames(x).length !== keys.length ||
+            keys.some((k) => Object.getOwnPropertyDescriptor(x, k)?.get !== undefined);
+          if (hidden)
+            throw new CloneError(
+              `cannot snapshot ${describe(x)} with symbol, hidden or accessor own properties`,
+              x,
+            );
           node.proto = proto;
           node.fill = compileFill(proto, keys);
           Object.assign(node, plan(keys.map((k) => (x as Record<string, unknown>)[k])));

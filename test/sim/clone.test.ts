@@ -95,6 +95,13 @@ test('what cannot be copied is refused, with the path to it', () => {
     (e: unknown) =>
       e instanceof CloneError && /a generator at root\[0\]\.tasks\.0\.gen/.test(e.message),
   );
+  const hidden = {};
+  Object.defineProperty(hidden, 'secret', { value: 1, enumerable: false });
+  assert.throws(
+    () => copyGraph({ hidden }),
+    (e: unknown) =>
+      e instanceof CloneError && /hidden or accessor .* at root\[0\]\.hidden/.test(e.message),
+  );
   assert.throws(
     () => copyGraph({ cache: new WeakMap() }),
     (e: unknown) => e instanceof CloneError && /WeakMap at root\[0\]\.cache/.test(e.message),
