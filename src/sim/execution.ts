@@ -50,7 +50,10 @@ export interface TaskView {
   readonly enabled: boolean;
 }
 
-/** Everything a footprint-aware strategy sees at a scheduling point. */
+/**
+ * Everything a footprint-aware strategy sees at a scheduling point. The arrays and views are
+ * the engine's, reused at the next point: valid during the call only (copy what you keep).
+ */
 export interface SchedulePoint {
   readonly enabled: readonly TaskId[];
   readonly current: TaskId | null;
@@ -114,6 +117,8 @@ interface TaskState {
   readonly id: TaskId;
   readonly name: string;
   readonly gen: Sched<unknown>;
+  /** What strategies see of the task at a scheduling point; refreshed at each one. */
+  readonly view: { readonly id: TaskId; access: readonly Access[]; enabled: boolean };
   pending: VisibleOp | null;
   lastOpEvent: { label: string } | null;
 }
@@ -167,7 +172,14 @@ export class Execution implements Sim {
     if (this.inPrologue)
       throw new ModelAssertion(`spawn(${name}) in a prologue, which runs one task alone`);
     const id = this.tasks.length;
-    this.tasks.push({ id, name, gen: body(), pending: START, lastOpEvent: null });
+    this.tasks.push({
+      id,
+      name,
+      gen: body(),
+      pending: START,
+      lastOpEvent: null,
+      view: { id, access: START.access, enabled: false },
+    });
     this.liveTasks++;
     if (this.tracing)
       this.events.push({ kind: 'spawn', step: this.steps, task: this.current, child: id, name });
@@ -276,8 +288,12 @@ export class Execution implements Sim {
   private loop(): Outcome {
     const { stepsMax, monitor } = this.options;
     const enabled: TaskId[] = [];
+    // The live tasks as strategies see them; reused from step to step (valid during a call).
+    const views: TaskView[] = [];
+    const wantViews = this.decider.schedule !== undefined || this.decider.terminal !== undefined;
     for (;;) {
       enabled.length = 0;
+      views.length = 0;
       let live = 0;
       let currentEnabled = false;
       for (const t of this.tasks) {
@@ -294,9 +310,14 @@ export class Execution implements Sim {
           enabled.push(t.id);
           if (t.id === this.current) currentEnabled = true;
         }
+        if (wantViews) {
+          t.view.access = p.access;
+          t.view.enabled = ok;
+          views.push(t.view);
+        }
       }
       if (enabled.length === 0) {
-        if (this.decider.terminal) this.decider.terminal(this.views(enabled));
+        if (this.decider.terminal) this.decider.terminal(views);
         if (live === 0) return { kind: 'complete' };
         return { kind: 'deadlock', blocked: this.blockedTasks() };
       }
@@ -308,7 +329,7 @@ export class Execution implements Sim {
           enabled,
           current: this.current,
           dflt,
-          live: this.views(enabled),
+          live: views,
         });
         if (chosen === null) return { kind: 'pruned' };
         pick = chosen;
@@ -388,14 +409,6 @@ export class Execution implements Sim {
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof ModelAssertion) return { kind: 'assertion', task: task.name, message };
     return { kind: 'crash', task: task.name, message };
-  }
-
-  private views(enabled: readonly TaskId[]): TaskView[] {
-    const out: TaskView[] = [];
-    for (const t of this.tasks)
-      if (t.pending !== null)
-        out.push({ id: t.id, access: t.pending.access, enabled: enabled.includes(t.id) });
-    return out;
   }
 
   private blockedTasks(): BlockedTask[] {
