@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: timing goals live here, never in `npm test`. Prints one line per figure;
  * docs/benchmarks.md records the figures measured on the project's machine. The 16 GiB
- * guest_memfd handover takes about a minute and 2.3 GiB of heap (the script raises Node's heap
- * limit); `npm run bench -- --quick` skips it.
+ * guest_memfd handover takes about half a minute (mostly populating the file) and under 1 GiB of
+ * heap (the script raises Node's heap limit); `npm run bench -- --quick` skips it.
  */
 import srcuFixed from '../examples/srcu-use-after-free-fixed.ts';
 import lostUpdateFixed from '../examples/lost-update-fixed.ts';

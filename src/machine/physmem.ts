@@ -31,6 +31,18 @@ export function physToAddr(phys: bigint): number {
 
 const isIndex = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
+/** The frame number of a page-aligned address, as an int32 when it is one: V8 keys its Map by
+ * small integers faster than by boxed doubles. */
+function frameOf(pageAddr: number): number {
+  const pfn = pageAddr / PAGE_SIZE;
+  return pfn === (pfn | 0) ? pfn | 0 : pfn;
+}
+
+function allZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
 export class PhysMem {
   /** Size in bytes, a multiple of PAGE_SIZE. */
   readonly size: number;
@@ -63,15 +75,23 @@ export class PhysMem {
   read(addr: number, len: number): Uint8Array {
     this.checkRange(addr, len);
     const out = new Uint8Array(len);
+    this.readInto(addr, out);
+    return out;
+  }
+
+  /** Fills `out` with the bytes at physical address `addr` (read without a new buffer). */
+  readInto(addr: number, out: Uint8Array): void {
+    const len = out.length;
+    this.checkRange(addr, len);
     for (let done = 0; done < len;) {
       const at = addr + done;
       const offset = at % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - offset, len - done);
-      const page = this.pages.get((at - offset) / PAGE_SIZE);
-      if (page) out.set(page.subarray(offset, offset + n), done);
+      const page = this.pages.get(frameOf(at - offset));
+      if (page) out.set(n === PAGE_SIZE ? page : page.subarray(offset, offset + n), done);
+      else out.fill(0, done, done + n);
       done += n;
     }
-    return out;
   }
 
   /** Copies `bytes` to physical address `addr`. Zeros written to an absent frame allocate
@@ -82,10 +102,10 @@ export class PhysMem {
       const at = addr + done;
       const offset = at % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - offset, bytes.length - done);
-      const pfn = (at - offset) / PAGE_SIZE;
+      const pfn = frameOf(at - offset);
       const chunk = bytes.subarray(done, done + n);
       let page = this.pages.get(pfn);
-      if (!page && chunk.some((b) => b !== 0)) {
+      if (!page && !allZero(chunk)) {
         page = new Uint8Array(PAGE_SIZE);
         this.pages.set(pfn, page);
       }
@@ -111,7 +131,7 @@ export class PhysMem {
       return new DataView(bytes.buffer).getBigUint64(0, true);
     }
     this.checkRange(addr, 8);
-    const pfn = (addr - offset) / PAGE_SIZE;
+    const pfn = frameOf(addr - offset);
     const page = this.pages.get(pfn);
     return page ? this.view(pfn, page).getBigUint64(offset, true) : 0n;
   }
@@ -126,7 +146,7 @@ export class PhysMem {
       return;
     }
     this.checkRange(addr, 8);
-    const pfn = (addr - offset) / PAGE_SIZE;
+    const pfn = frameOf(addr - offset);
     let page = this.pages.get(pfn);
     if (!page) {
       if (value === 0n) return;
@@ -134,6 +154,58 @@ export class PhysMem {
       this.pages.set(pfn, page);
     }
     this.view(pfn, page).setBigUint64(offset, value, true);
+  }
+
+  /**
+   * The u64 at `addr` as a JS number: exact below 2^53, rounded above as `Number(readU64(addr))`
+   * rounds. For pointers and counts in hot loops (no bigint is made).
+   */
+  readU64Number(addr: number): number {
+    const offset = addr % PAGE_SIZE;
+    if (offset > PAGE_SIZE - 8) return Number(this.readU64(addr));
+    this.checkRange(addr, 8);
+    const pfn = frameOf(addr - offset);
+    const page = this.pages.get(pfn);
+    if (!page) return 0;
+    const v = this.view(pfn, page);
+    return v.getUint32(offset + 4, true) * 2 ** 32 + v.getUint32(offset, true);
+  }
+
+  /** The byte at `addr`. */
+  readU8(addr: number): number {
+    this.checkRange(addr, 1);
+    const offset = addr % PAGE_SIZE;
+    return this.pages.get(frameOf(addr - offset))?.[offset] ?? 0;
+  }
+
+  /** Writes one byte; a zero byte written to an absent frame allocates nothing. */
+  writeU8(addr: number, value: number): void {
+    this.checkRange(addr, 1);
+    const offset = addr % PAGE_SIZE;
+    const pfn = frameOf(addr - offset);
+    let page = this.pages.get(pfn);
+    if (!page) {
+      if ((value & 0xff) === 0) return;
+      page = new Uint8Array(PAGE_SIZE);
+      this.pages.set(pfn, page);
+    }
+    page[offset] = value;
+  }
+
+  /**
+   * The bytes of frame `pfn` for edits in place (hot loops that update one frame many times), or
+   * null when it holds none and `create` is false. With `create`, an absent frame gets zeroed
+   * bytes, and the caller must put a non-zero byte in them (only frames with data hold bytes).
+   * The array stays the frame's until the frame is zeroed, scrubbed or restored.
+   */
+  frameBytes(pfn: number, create: boolean): Uint8Array | null {
+    this.checkPfn(pfn);
+    let page = this.pages.get(pfn);
+    if (!page && create) {
+      page = new Uint8Array(PAGE_SIZE);
+      this.pages.set(pfn, page);
+    }
+    return page ?? null;
   }
 
   /** Clears a frame; it holds no bytes afterwards. */

@@ -25,9 +25,24 @@ import { kho_radix_walk_tree } from './liveupdate/kho_radix_tree.ts';
 export function kho_handover_ranges(k: Kernel): Array<[number, number]> {
   const ranges: Array<[number, number]> = [];
   if (k.kho.radix_root === 0) return ranges;
+  // The walk reports the blocks of each order in address order: a block that starts inside or
+  // right after the last range extends it (the merge below would join them anyway).
+  let last: [number, number] = [-1, -1];
+  const add = (s: number, e: number): void => {
+    if (s >= last[0] && s <= last[1]) {
+      if (e > last[1]) last[1] = e;
+    } else {
+      last = [s, e];
+      ranges.push(last);
+    }
+  };
   kho_radix_walk_tree(k.machine.physmem, BigInt(k.kho.radix_root), {
-    onBlock: (phys, order) => ranges.push([PHYS_PFN(phys), PHYS_PFN(phys) + 2 ** order]),
-    onNode: (phys) => ranges.push([PHYS_PFN(phys), PHYS_PFN(phys) + 1]),
+    onBlock: (phys, order) => {
+      add(PHYS_PFN(phys), PHYS_PFN(phys) + 2 ** order);
+    },
+    onNode: (phys) => {
+      add(PHYS_PFN(phys), PHYS_PFN(phys) + 1);
+    },
   });
   ranges.sort((a, b) => a[0] - b[0]);
   const out: Array<[number, number]> = [];

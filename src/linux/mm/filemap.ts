@@ -9,9 +9,9 @@
  * truncate_pagecache(_range) of mm/truncate.c.
  *
  * **Abstracted:**
- * 1. i_pages is a Map with one entry per page index a folio covers (a large folio appears under
- *    each of its indices), not an xarray; entries exist only for cached pages, so a huge sparse
- *    file costs only what it caches. The xa_lock is one visible operation per page-cache lookup
+ * 1. i_pages is an xarray (lib/xarray.ts) with one entry per page index a folio covers (a large
+ *    folio appears under each of its indices); entries exist only for cached pages, so a huge
+ *    sparse file costs only what it caches. The xa_lock is one visible operation per page-cache lookup
  *    or update (footprint: the mapping), and the update itself is atomic.
  * 2. The page cache holds folio_nr_pages references on a folio it caches, as in the kernel;
  *    removing the folio drops them (filemap_free_folio).
@@ -26,6 +26,7 @@
 import { op, type Sched, type Sim } from '../../sim/index.ts';
 import { RwSemaphore, down_read, down_write, up_read, up_write } from '../../sync/index.ts';
 import type { inode } from '../fs/file.ts';
+import { xarray } from '../lib/xarray.ts';
 import { PAGE_SIZE } from '../include/asm-generic/page.ts';
 import { folio_zero_range, type HasPhysMem } from '../include/linux/highmem.ts';
 import type { vm_area_struct } from '../include/linux/mm.ts';
@@ -54,7 +55,7 @@ export class address_space {
   readonly host: inode;
   readonly id: number;
   /** index → folio, one entry per page the folio covers. */
-  readonly i_pages = new Map<number, Folio>();
+  readonly i_pages = new xarray<Folio>();
   nrpages = 0;
   readonly invalidate_lock: RwSemaphore;
   /** The vmas mapping this file (for unmap_mapping_range). */
@@ -64,9 +65,6 @@ export class address_space {
   a_ops: address_space_operations = {};
   flags = 0;
   private_data: unknown = null;
-  /** The populated indices in ascending order, rebuilt lazily after a change (model speed-up for
-   * ordered walks; the kernel's xarray is ordered by construction). */
-  sorted_indices: number[] | null = null;
 
   constructor(sim: Sim, host: inode, name: string) {
     this.host = host;
@@ -139,7 +137,6 @@ export function __filemap_add_folio(m: address_space, folio: Folio, index: numbe
   const nr = folio_nr_pages(folio);
   for (let i = 0; i < nr; i++) if (m.i_pages.has(index + i)) return -EEXIST;
   for (let i = 0; i < nr; i++) m.i_pages.set(index + i, folio);
-  m.sorted_indices = null;
   folio.mapping = m;
   folio.index = index;
   folio._refcount += nr;
@@ -159,7 +156,6 @@ export function __filemap_remove_folio(k: HasPageAlloc, folio: Folio): void {
   if (m === null) return;
   const nr = folio_nr_pages(folio);
   for (let i = 0; i < nr; i++) m.i_pages.delete(folio.index + i);
-  m.sorted_indices = null;
   m.nrpages -= nr;
   folio.mapping = null;
   m.a_ops.free_folio?.(folio);
@@ -184,22 +180,8 @@ export function filemap_get_folios_batch(
   end: number,
   max: number,
 ): Folio[] {
-  m.sorted_indices ??= [...m.i_pages.keys()].sort((a, b) => a - b);
-  const idx = m.sorted_indices;
-  let lo = 0;
-  let hi = idx.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((idx[mid] as number) < start) lo = mid + 1;
-    else hi = mid;
-  }
   const out: Folio[] = [];
-  for (let i = lo; i < idx.length && out.length < max; i++) {
-    const index = idx[i] as number;
-    if (index > end) break;
-    const folio = m.i_pages.get(index) as Folio;
-    if (out[out.length - 1] !== folio) out.push(folio);
-  }
+  m.i_pages.extract(start, end, max, out);
   return out;
 }
 

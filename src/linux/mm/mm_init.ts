@@ -20,8 +20,19 @@ export class Memblock {
   /** Reserved byte ranges [base, end), unsorted, possibly overlapping. */
   readonly reserved: Array<[number, number]> = [[0, LOW_RESERVED_BYTES]];
 
+  /**
+   * Adds [base, base + size). A range that starts inside or right at the end of the last one
+   * added extends it, as memblock merges neighbouring regions; KHO's boot walk reserves its
+   * blocks in address order, so a run of preserved folios costs one entry.
+   */
   memblock_reserve(base: number, size: number): void {
-    if (size > 0) this.reserved.push([base, base + size]);
+    if (size <= 0) return;
+    const last = this.reserved[this.reserved.length - 1];
+    if (last !== undefined && base >= last[0] && base <= last[1]) {
+      if (base + size > last[1]) last[1] = base + size;
+      return;
+    }
+    this.reserved.push([base, base + size]);
   }
 
   /** Sorted, merged reserved byte ranges. */

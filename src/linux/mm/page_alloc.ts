@@ -34,6 +34,7 @@ import {
 import { ENOMEM } from '../include/uapi/asm-generic/errno.ts';
 import { Page, folio_order, type Folio } from '../include/linux/mm_types.ts';
 import type { PhysMem } from '../../machine/physmem.ts';
+import { xarray } from '../lib/xarray.ts';
 
 export const GFP_KERNEL = 0x1;
 export const __GFP_ZERO = 0x100;
@@ -60,8 +61,9 @@ export class PageAlloc {
   private readonly free_area: number[][] = [];
   /** Free blocks of MAX_PAGE_ORDER as sorted, disjoint, aligned pfn ranges. */
   private readonly free_max: Array<[number, number]> = [];
-  /** Owned frames' metadata by pfn (see mm_types.ts). */
-  readonly pages = new Map<number, Page>();
+  /** Owned frames' metadata by pfn (see mm_types.ts): the memmap, sparse like SPARSEMEM's, so
+   * it costs what is owned; an xarray keeps runs of neighbouring pfns cheap to reach. */
+  readonly pages = new xarray<Page>();
   nr_free = 0;
   managed_pages = 0;
 

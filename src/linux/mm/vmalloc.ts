@@ -1,7 +1,7 @@
 /**
  * vmalloc: virtually contiguous kernel memory over physically scattered pages.
  *
- * **Models:** mm/vmalloc.c — vmalloc, vmalloc_huge, vfree, find_vm_area,
+ * **Models:** mm/vmalloc.c — vmalloc, vcalloc, vmalloc_huge, vfree, find_vm_area,
  * get_vm_area_page_order, vmap of a page array (as kho_restore_vmalloc maps restored pages), and
  * reading/writing through the mapping; VM_ALLOC / VM_ALLOW_HUGE_VMAP of include/linux/vmalloc.h
  * (v7.2-era mainline). Just enough for KHO's vmalloc preservation.
@@ -13,7 +13,7 @@
 import { MAX_PAGE_ORDER, PAGE_SIZE, PFN_PHYS } from '../include/asm-generic/page.ts';
 import type { Page } from '../include/linux/mm_types.ts';
 import { ENOMEM } from '../include/uapi/asm-generic/errno.ts';
-import { GFP_KERNEL, __free_pages, type HasPageAlloc } from './page_alloc.ts';
+import { GFP_KERNEL, __GFP_ZERO, __free_pages, type HasPageAlloc } from './page_alloc.ts';
 import type { PhysMem } from '../../machine/physmem.ts';
 
 export const VM_ALLOC = 0x00000002;
@@ -53,14 +53,20 @@ function new_area(k: VmallocKernel, vm: Omit<vm_struct, 'addr' | 'size'>): numbe
 }
 
 /** __vmalloc_node with pages of `page_order`; the area's address, or -ENOMEM. */
-function __vmalloc(k: VmallocKernel, size: number, flags: number, page_order: number): number {
+function __vmalloc(
+  k: VmallocKernel,
+  size: number,
+  flags: number,
+  page_order: number,
+  gfp = GFP_KERNEL,
+): number {
   if (size <= 0 || page_order > MAX_PAGE_ORDER) return -ENOMEM;
   const unit = PAGE_SIZE << page_order;
   const nr = Math.ceil(size / unit);
   const heads: Page[] = [];
   const pfns: number[] = [];
   for (let i = 0; i < nr; i++) {
-    const page = k.page_alloc.alloc(page_order, GFP_KERNEL);
+    const page = k.page_alloc.alloc(page_order, gfp);
     if (page === null) {
       for (const h of heads) __free_pages(k, h, page_order);
       return -ENOMEM;
@@ -73,6 +79,12 @@ function __vmalloc(k: VmallocKernel, size: number, flags: number, page_order: nu
 
 export function vmalloc(k: VmallocKernel, size: number): number {
   return __vmalloc(k, size, VM_ALLOC, 0);
+}
+
+/** vcalloc(n, size): a zeroed array of n elements (-ENOMEM also when n * size overflows). */
+export function vcalloc(k: VmallocKernel, n: number, size: number): number {
+  if (!Number.isSafeInteger(n * size)) return -ENOMEM;
+  return __vmalloc(k, n * size, VM_ALLOC, 0, GFP_KERNEL | __GFP_ZERO);
 }
 
 /** vmalloc_huge: backing blocks of `page_order` (the kernel picks PMD size when it fits). */
@@ -111,12 +123,47 @@ function vmalloc_to_phys(vm: vm_struct, addr: number): number {
   return PFN_PHYS(pfn) + (off % PAGE_SIZE);
 }
 
+/**
+ * A vmalloc area used in place, page by page, the way kernel code indexes a vmalloc'd array
+ * through its mapping (vread and vwrite copy instead): the DataView over the frame behind each
+ * page of the area. A page whose frame holds no bytes reads as zeros; `write` gives the frame
+ * bytes, so ask for it only to store non-zero data. Valid until the area is freed.
+ */
+export class vmalloc_pages {
+  private readonly views: Array<DataView | undefined> = [];
+  /** What a page without bytes reads as (never written). */
+  private zero: DataView | null = null;
+  private readonly k: VmallocKernel;
+  private readonly vm: vm_struct;
+
+  /** `len`: the bytes the caller will use; past the area it is a RangeError, as for vread. */
+  constructor(k: VmallocKernel, vm: vm_struct, len: number) {
+    if (len > 0) vmalloc_to_phys(vm, vm.addr + len - 1);
+    this.k = k;
+    this.vm = vm;
+  }
+
+  /** The page that holds byte `off` of the area. */
+  page(off: number, write: boolean): DataView {
+    const i = Math.floor(off / PAGE_SIZE);
+    const known = this.views[i];
+    if (known !== undefined) return known;
+    const pfn = this.vm.pfns[i];
+    if (pfn === undefined) throw new RangeError(`offset ${off} is outside the area`);
+    const bytes = this.k.machine.physmem.frameBytes(pfn, write);
+    if (bytes === null) return (this.zero ??= new DataView(new ArrayBuffer(PAGE_SIZE)));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, PAGE_SIZE);
+    this.views[i] = view;
+    return view;
+  }
+}
+
 /** Copies bytes out of a vmalloc area, page by page through its mapping. */
 export function vread(k: VmallocKernel, vm: vm_struct, addr: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
   for (let done = 0; done < len;) {
     const n = Math.min(len - done, PAGE_SIZE - ((addr + done) % PAGE_SIZE));
-    out.set(k.machine.physmem.read(vmalloc_to_phys(vm, addr + done), n), done);
+    k.machine.physmem.readInto(vmalloc_to_phys(vm, addr + done), out.subarray(done, done + n));
     done += n;
   }
   return out;

@@ -18,7 +18,12 @@ export const MAX_PAGE_ORDER = 10;
 export const MAX_ORDER_NR_PAGES = 1 << MAX_PAGE_ORDER;
 
 export const PFN_PHYS = (pfn: number): number => pfn * PAGE_SIZE;
-export const PHYS_PFN = (phys: number): number => Math.floor(phys / PAGE_SIZE);
+/** The pfn of `phys`; an int32 result is made one (V8 then stores it as a small integer, not a
+ * boxed double, in the Page objects that keep it). */
+export const PHYS_PFN = (phys: number): number => {
+  const pfn = Math.floor(phys / PAGE_SIZE);
+  return pfn === (pfn | 0) ? pfn | 0 : pfn;
+};
 export const PAGE_ALIGNED = (addr: number): boolean => addr % PAGE_SIZE === 0;
 export const phys_to_virt = (phys: number): number => phys;
 export const virt_to_phys = (virt: number): number => virt;

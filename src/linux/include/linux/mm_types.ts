@@ -14,22 +14,24 @@
  * 2. A folio is its head Page (`Folio` is an alias); tails are addressed by pfn.
  * 3. The refcount is a plain field: the allocator and KHO restore run atomically in the model.
  *    Subsystems that race on it (pinning, lookups) wrap it in their own visible operations.
+ * 4. `compound` (PG_head) and `reserved` (PG_reserved) are bits of `flags`, read and written
+ *    through accessors, as in the kernel's page flags; the objects stay small (a fully
+ *    populated 16 GiB guest_memfd has four million of them on each side of a kexec).
  */
 import { PAGE_SIZE, PFN_PHYS, phys_to_virt } from '../asm-generic/page.ts';
+
+/** PG_head and PG_reserved (page-flags.ts has the others), numbered as in the kernel's enum. */
+export const PG_head = 1 << 6;
+export const PG_reserved = 1 << 13;
 
 export class Page {
   readonly pfn: number;
   _refcount = 0;
   /** Order of the block this page heads (0 for a single page). */
   order = 0;
-  /** Head of a compound page, i.e. a folio of `order`. */
-  compound = false;
-  /** PG_reserved: memblock-reserved, not owned by the buddy allocator (KHO-preserved blocks
-   * before restore). */
-  reserved = false;
   /** page->private; KHO stamps `(KHO_PAGE_MAGIC << 32) | order` on preserved heads. */
   private = 0n;
-  /** Page flags as a bit set; subsystems define their own PG_ bits. */
+  /** Page flags as a bit set (PG_*), including `compound` and `reserved` below. */
   flags = 0;
   /** folio->mapping: the owning address space, if any. */
   mapping: unknown = null;
@@ -38,6 +40,26 @@ export class Page {
 
   constructor(pfn: number) {
     this.pfn = pfn;
+  }
+
+  /** PG_head: head of a compound page, i.e. a folio of `order`. A flag bit, as in the kernel,
+   * which also keeps the millions of Page objects of a large guest_memfd smaller. */
+  get compound(): boolean {
+    return (this.flags & PG_head) !== 0;
+  }
+
+  set compound(v: boolean) {
+    this.flags = v ? this.flags | PG_head : this.flags & ~PG_head;
+  }
+
+  /** PG_reserved: memblock-reserved, not owned by the buddy allocator (KHO-preserved blocks
+   * before restore). */
+  get reserved(): boolean {
+    return (this.flags & PG_reserved) !== 0;
+  }
+
+  set reserved(v: boolean) {
+    this.flags = v ? this.flags | PG_reserved : this.flags & ~PG_reserved;
   }
 }
 

@@ -12,7 +12,9 @@
  *
  * **Abstracted:** no debugfs; no NUMA split of page ranges (one node); addresses are
  * direct-map identities (asm-generic/page.ts). The root FDT is a tree value re-serialized into
- * its page after every edit (fdt.ts), so the page always holds the current bytes.
+ * its page after every edit (fdt.ts), so the page always holds the current bytes. A task alone
+ * in the execution may do a batch of tracker updates as one merged visible operation
+ * (kho_solo_start, kho_preserve_folio_solo, kho_unpreserve_folio_solo; see "Merged runs").
  *
  * Paths:
  * 1. preserve without a tracker (KHO disabled): WARN, -EINVAL; with CONFIG_KEXEC_HANDOVER_DEBUG,
@@ -26,7 +28,7 @@
  *    -EINVAL.
  * 6. restore: a page never preserved, already restored, a tail, or offline: WARN_ON_ONCE, null.
  */
-import type { Sched, Sim } from '../../../sim/index.ts';
+import { op, type Access, type Sched, type Sim } from '../../../sim/index.ts';
 import { Mutex, might_sleep } from '../../../sync/index.ts';
 import {
   MAX_PAGE_ORDER,
@@ -63,14 +65,37 @@ import {
 } from '../../mm/page_alloc.ts';
 import type { Kernel } from '../../kernel.ts';
 import { guard_mutex } from '../../include/linux/cleanup.ts';
-import { __kho_radix_add_page, __kho_radix_del_page } from './kho_radix_tree.ts';
+import {
+  __kho_radix_add_page,
+  __kho_radix_del_page,
+  kho_radix_cursor,
+  type KhoRadixCursor,
+} from './kho_radix_tree.ts';
 
 /** "KHOP": the stamp kho_memory_init puts on the head page of every incoming block. */
 export const KHO_PAGE_MAGIC = 0x4b484f50;
 
+const kho_page_info_of = (order: number): bigint => (BigInt(KHO_PAGE_MAGIC) << 32n) | BigInt(order);
+
+/** The stamps of the orders a restore accepts (0..MAX_PAGE_ORDER), made once. */
+const KHO_PAGE_INFO: readonly bigint[] = Object.freeze(
+  Array.from({ length: MAX_PAGE_ORDER + 1 }, (_, order) => kho_page_info_of(order)),
+);
+
 /** page->private of a stamped head: magic in the high half, order in the low half. */
 export const kho_page_info = (order: number): bigint =>
-  (BigInt(KHO_PAGE_MAGIC) << 32n) | BigInt(order);
+  KHO_PAGE_INFO[order] ?? kho_page_info_of(order);
+
+/**
+ * The order of a head's stamp when it has the magic and an order up to MAX_PAGE_ORDER (what
+ * kho_restore_page accepts), else -1. Comparing with the valid stamps is that same test without
+ * shifting bigints per page.
+ */
+function kho_page_info_order(info: bigint): number {
+  for (let order = 0; order <= MAX_PAGE_ORDER; order++)
+    if (info === KHO_PAGE_INFO[order]) return order;
+  return -1;
+}
 
 /** struct kho_scratch, with the model's number addresses. */
 export interface KhoScratchArea {
@@ -117,21 +142,104 @@ function kho_scratch_overlap(k: Kernel, phys: number, size: number): boolean {
   return k.kho.scratch.some((s) => phys < s.addr + s.size && s.addr < phys + size);
 }
 
-function* kho_radix_add_page(k: Kernel, pfn: number, order: number): Sched<number> {
+/** The tracker root for an update, or 0 after the kernel's WARN_ON_ONCE (KHO has no tracker). */
+function kho_radix_root(k: Kernel, site: string, what: string): number {
   const root = k.kho.radix_root;
-  if (k.WARN_ON_ONCE(root === 0, 'kho_radix_add_page', 'KHO: preserve without a tracker'))
-    return -EINVAL;
+  if (root === 0) k.WARN_ON_ONCE(true, site, `KHO: ${what} without a tracker`);
+  return root;
+}
+
+function* kho_radix_add_page(k: Kernel, pfn: number, order: number): Sched<number> {
+  const root = kho_radix_root(k, 'kho_radix_add_page', 'preserve');
+  if (root === 0) return -EINVAL;
   might_sleep(k.sim, 'kho_radix_add_page');
   return yield* guard_mutex(k, k.kho.radix_lock, () => __kho_radix_add_page(k, root, pfn, order));
 }
 
+/** kho_radix_add_page inside a merged run: the same check and update, the lock is the run's. */
+function kho_radix_add_page_solo(
+  k: Kernel,
+  pfn: number,
+  order: number,
+  run: KhoRadixCursor,
+): number {
+  const root = kho_radix_root(k, 'kho_radix_add_page', 'preserve');
+  if (root === 0) return -EINVAL;
+  return __kho_radix_add_page(k, root, pfn, order, run);
+}
+
+function kho_radix_del_warn(k: Kernel, found: boolean, pfn: number, order: number): void {
+  k.WARN_ON(!found, `KHO: unpreserve of pfn ${pfn} order ${order}, which was never preserved`);
+}
+
 function* kho_radix_del_page(k: Kernel, pfn: number, order: number): Sched {
-  const root = k.kho.radix_root;
-  if (k.WARN_ON_ONCE(root === 0, 'kho_radix_del_page', 'KHO: unpreserve without a tracker')) return;
+  const root = kho_radix_root(k, 'kho_radix_del_page', 'unpreserve');
+  if (root === 0) return;
   const found = yield* guard_mutex(k, k.kho.radix_lock, () =>
     __kho_radix_del_page(k, root, pfn, order),
   );
-  k.WARN_ON(!found, `KHO: unpreserve of pfn ${pfn} order ${order}, which was never preserved`);
+  kho_radix_del_warn(k, found, pfn, order);
+}
+
+/** kho_radix_del_page inside a merged run. */
+function kho_radix_del_page_solo(k: Kernel, pfn: number, order: number, run: KhoRadixCursor): void {
+  const root = kho_radix_root(k, 'kho_radix_del_page', 'unpreserve');
+  if (root === 0) return;
+  kho_radix_del_warn(k, __kho_radix_del_page(k, root, pfn, order, run), pfn, order);
+}
+
+/*
+ * Merged runs. While the running task is the only live task (Sim.solo), nothing can run between
+ * the tree-lock operations of consecutive updates, so a caller may do a whole batch of updates
+ * inside ONE visible operation of its own whose footprint includes the tree lock (taken and
+ * dropped): kho_solo_start performs it, kho_solo_end ends the run. In between the lock is owned
+ * by the task (as it is inside each update of the fine path), and the run's cursor lets
+ * consecutive updates skip the descent to a leaf they share. The *_solo functions do the same
+ * checks, WARNs and tracker edits as their fine counterparts, in the same order. The kernel is
+ * the fine path; a merged run is the same code with fewer scheduling points at which nobody
+ * else could have run.
+ */
+
+/** Whether the running task may merge tracker updates: alone, not booting, tree lock free. */
+function kho_radix_solo(k: Kernel): boolean {
+  return k.sim.solo && !k.booting && k.kho.radix_lock.owner === null;
+}
+
+/** The tree lock's part of a merged operation's footprint. */
+function kho_radix_lock_access(k: Kernel): Access[] {
+  const object = k.kho.radix_lock.id;
+  return [
+    { object, kind: 'acquire' },
+    { object, kind: 'release' },
+  ];
+}
+
+/**
+ * Starts a merged run (the caller has just performed its merged operation). The sleep check of
+ * taking the lock is made once: nothing inside the run can change its answer.
+ */
+function kho_solo_begin(k: Kernel): KhoRadixCursor {
+  might_sleep(k.sim, `mutex_lock(${k.kho.radix_lock.name})`);
+  k.kho.radix_lock.owner = k.sim.current;
+  return kho_radix_cursor();
+}
+
+export function kho_solo_end(k: Kernel): void {
+  k.kho.radix_lock.owner = null;
+}
+
+/**
+ * When the task may merge (kho_radix_solo): performs the merged operation `label`, whose
+ * footprint is `access` plus the tree lock's, and starts a run; otherwise null (fine path).
+ */
+export function* kho_solo_start(
+  k: Kernel,
+  label: string,
+  access: readonly Access[] = [],
+): Sched<KhoRadixCursor | null> {
+  if (!kho_radix_solo(k)) return null;
+  yield op(label, [...access, ...kho_radix_lock_access(k)]);
+  return kho_solo_begin(k);
 }
 
 /** The naturally aligned blocks of [pfn, end): order = min(ctz(pfn), log2(remaining)). */
@@ -145,30 +253,62 @@ export function kho_split_range(pfn: number, end: number): Array<[pfn: number, o
   return out;
 }
 
-export function* kho_preserve_folio(k: Kernel, folio: Folio): Sched<number> {
-  const order = folio_order(folio);
-  const overlap = kho_scratch_overlap(k, PFN_PHYS(folio.pfn), PAGE_SIZE << order);
+/** kho_preserve_folio's check before the tracker: 0, or -EINVAL after a WARN. */
+function kho_preserve_folio_check(k: Kernel, folio: Folio): number {
+  if (!k.config.kexec_handover_debug) return 0;
+  const overlap = kho_scratch_overlap(k, PFN_PHYS(folio.pfn), PAGE_SIZE << folio_order(folio));
   if (k.WARN_ON(overlap, `KHO: folio at pfn ${folio.pfn} overlaps scratch`)) return -EINVAL;
-  return yield* kho_radix_add_page(k, folio.pfn, order);
+  return 0;
+}
+
+export function* kho_preserve_folio(k: Kernel, folio: Folio): Sched<number> {
+  const err = kho_preserve_folio_check(k, folio);
+  if (err !== 0) return err;
+  return yield* kho_radix_add_page(k, folio.pfn, folio_order(folio));
+}
+
+/** kho_preserve_folio inside a merged run (see kho_radix_solo). */
+export function kho_preserve_folio_solo(k: Kernel, folio: Folio, run: KhoRadixCursor): number {
+  const err = kho_preserve_folio_check(k, folio);
+  if (err !== 0) return err;
+  return kho_radix_add_page_solo(k, folio.pfn, folio_order(folio), run);
 }
 
 export function* kho_unpreserve_folio(k: Kernel, folio: Folio): Sched {
   yield* kho_radix_del_page(k, folio.pfn, folio_order(folio));
 }
 
+/** kho_unpreserve_folio inside a merged run. */
+export function kho_unpreserve_folio_solo(k: Kernel, folio: Folio, run: KhoRadixCursor): void {
+  kho_radix_del_page_solo(k, folio.pfn, folio_order(folio), run);
+}
+
 export function* kho_preserve_pages(k: Kernel, page: Page, nr_pages: number): Sched<number> {
   return yield* kho_preserve_pfns(k, page.pfn, nr_pages);
 }
 
-/** kho_preserve_pages by pfn, for callers that hold no Page for the range (tails, vmalloc). */
-export function* kho_preserve_pfns(k: Kernel, start: number, nr_pages: number): Sched<number> {
+/**
+ * kho_preserve_pages by pfn, for callers that hold no Page for the range (tails, vmalloc). With
+ * `run`, the updates belong to the caller's merged run and nothing yields.
+ */
+export function* kho_preserve_pfns(
+  k: Kernel,
+  start: number,
+  nr_pages: number,
+  run: KhoRadixCursor | null = null,
+): Sched<number> {
   const overlap = kho_scratch_overlap(k, PFN_PHYS(start), nr_pages * PAGE_SIZE);
   if (k.WARN_ON(overlap, `KHO: pages at pfn ${start} overlap scratch`)) return -EINVAL;
   const done: Array<[number, number]> = [];
   for (const [pfn, order] of kho_split_range(start, start + nr_pages)) {
-    const err = yield* kho_radix_add_page(k, pfn, order);
+    const err =
+      run !== null
+        ? kho_radix_add_page_solo(k, pfn, order, run)
+        : yield* kho_radix_add_page(k, pfn, order);
     if (err !== 0) {
-      for (const [p, o] of done) yield* kho_radix_del_page(k, p, o);
+      for (const [p, o] of done)
+        if (run !== null) kho_radix_del_page_solo(k, p, o, run);
+        else yield* kho_radix_del_page(k, p, o);
       return err;
     }
     done.push([pfn, order]);
@@ -180,9 +320,15 @@ export function* kho_unpreserve_pages(k: Kernel, page: Page, nr_pages: number): 
   yield* kho_unpreserve_pfns(k, page.pfn, nr_pages);
 }
 
-export function* kho_unpreserve_pfns(k: Kernel, start: number, nr_pages: number): Sched {
+export function* kho_unpreserve_pfns(
+  k: Kernel,
+  start: number,
+  nr_pages: number,
+  run: KhoRadixCursor | null = null,
+): Sched {
   for (const [pfn, order] of kho_split_range(start, start + nr_pages))
-    yield* kho_radix_del_page(k, pfn, order);
+    if (run !== null) kho_radix_del_page_solo(k, pfn, order, run);
+    else yield* kho_radix_del_page(k, pfn, order);
 }
 
 /** A zeroed, preserved block of get_order(size); its address, or a negative errno. */
@@ -285,35 +431,33 @@ function kho_restore_page(k: Kernel, phys: number, is_folio: boolean): Page | nu
   const pfn = PHYS_PFN(phys);
   if (phys % PAGE_SIZE !== 0 || pfn < 0 || pfn >= k.machine.physmem.pageCount) return null;
   const head = k.page_alloc.pages.get(pfn);
-  const info = head?.private ?? 0n;
-  const magic = Number(info >> 32n);
-  const order = Number(info & 0xffff_ffffn);
-  const bad = magic !== KHO_PAGE_MAGIC || order > MAX_PAGE_ORDER;
-  if (
+  const order = kho_page_info_order(head?.private ?? 0n);
+  if (order < 0) {
     k.WARN_ON_ONCE(
-      bad,
+      true,
       'kho_restore_page',
       `KHO: restore of 0x${phys.toString(16)}, not a preserved head`,
-    )
-  )
+    );
     return null;
+  }
   const nr = 1 << order;
-  if (is_folio) {
-    const folio = head as Page;
-    folio.private = 0n;
-    folio.reserved = false;
-    folio._refcount = 1;
-    folio.order = order;
-    folio.compound = order > 0;
-  } else {
+  if (!is_folio) {
     for (let i = 0; i < nr; i++) {
       const page = new Page(pfn + i);
       page._refcount = 1;
       k.page_alloc.track(page);
     }
+    adjust_managed_page_count(k, nr);
+    return k.page_alloc.pages.get(pfn) ?? null;
   }
+  const folio = head as Page;
+  folio.private = 0n;
+  folio.reserved = false;
+  folio._refcount = 1;
+  folio.order = order;
+  folio.compound = order > 0;
   adjust_managed_page_count(k, nr);
-  return k.page_alloc.pages.get(pfn) ?? null;
+  return folio;
 }
 
 export function kho_restore_folio(k: Kernel, phys: number): Folio | null {

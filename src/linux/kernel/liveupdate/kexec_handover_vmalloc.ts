@@ -36,8 +36,16 @@ import {
   find_vm_area,
   get_vm_area_page_order,
   vmap_restored,
+  type vm_struct,
 } from '../../mm/vmalloc.ts';
-import { kho_preserve_pfns, kho_restore_pages, kho_unpreserve_pfns } from './kexec_handover.ts';
+import {
+  kho_preserve_pfns,
+  kho_restore_pages,
+  kho_solo_end,
+  kho_solo_start,
+  kho_unpreserve_pfns,
+} from './kexec_handover.ts';
+import type { KhoRadixCursor } from './kho_radix_tree.ts';
 
 const KHO_VMALLOC_SUPPORTED_FLAGS = VM_ALLOC | VM_ALLOW_HUGE_VMAP;
 
@@ -58,10 +66,10 @@ function kho_flags_to_vmalloc(kho_flags: number): number {
 const slot = (chunk: number, i: number): number => chunk + KHO_VMALLOC_CHUNK_OFF_PHYS + i * 8;
 
 /** A zeroed, preserved chunk page linked after `cur` (0 = first); its address or 0. */
-function* new_vmalloc_chunk(k: Kernel, cur: number): Sched<number> {
+function* new_vmalloc_chunk(k: Kernel, cur: number, run: KhoRadixCursor | null): Sched<number> {
   const chunk = get_zeroed_page(k, GFP_KERNEL);
   if (chunk < 0) return 0;
-  if ((yield* kho_preserve_pfns(k, PHYS_PFN(chunk), 1)) !== 0) {
+  if ((yield* kho_preserve_pfns(k, PHYS_PFN(chunk), 1, run)) !== 0) {
     free_page(k, chunk);
     return 0;
   }
@@ -69,6 +77,10 @@ function* new_vmalloc_chunk(k: Kernel, cur: number): Sched<number> {
   return chunk;
 }
 
+/**
+ * kho_preserve_vmalloc. A task alone in the execution does every tracker update in one merged
+ * operation (a merged run, see kho_solo_start); otherwise each update takes the tree lock.
+ */
 export function* kho_preserve_vmalloc(
   k: Kernel,
   ptr: number,
@@ -77,8 +89,20 @@ export function* kho_preserve_vmalloc(
   const vm = find_vm_area(k, ptr);
   if (vm === null) return -EINVAL;
   if ((vm.flags & ~KHO_VMALLOC_SUPPORTED_FLAGS) !== 0) return -EOPNOTSUPP;
+  const run = yield* kho_solo_start(k, 'kho_preserve_vmalloc');
+  const err = yield* preserve_vm_pages(k, vm, preservation, run);
+  if (run !== null) kho_solo_end(k);
+  return err;
+}
+
+function* preserve_vm_pages(
+  k: Kernel,
+  vm: vm_struct,
+  preservation: kho_vmalloc,
+  run: KhoRadixCursor | null,
+): Sched<number> {
   const order = get_vm_area_page_order(vm);
-  let chunk = yield* new_vmalloc_chunk(k, 0);
+  let chunk = yield* new_vmalloc_chunk(k, 0, run);
   if (chunk === 0) return -ENOMEM;
   preservation.first = chunk;
   preservation.order = order;
@@ -86,17 +110,17 @@ export function* kho_preserve_vmalloc(
   let idx = 0;
   for (let i = 0; i < vm.pfns.length; i += contig) {
     const pfn = vm.pfns[i] as number;
-    let err = yield* kho_preserve_pfns(k, pfn, contig);
+    let err = yield* kho_preserve_pfns(k, pfn, contig, run);
     if (err === 0) {
       k.machine.physmem.writeU64(slot(chunk, idx++), BigInt(PFN_PHYS(pfn)));
       if (idx === KHO_VMALLOC_SIZE) {
-        chunk = yield* new_vmalloc_chunk(k, chunk);
+        chunk = yield* new_vmalloc_chunk(k, chunk, run);
         idx = 0;
         if (chunk === 0) err = -ENOMEM;
       }
     }
     if (err !== 0) {
-      yield* kho_unpreserve_vmalloc(k, preservation);
+      yield* unpreserve_vm_pages(k, preservation, run);
       return err;
     }
   }
@@ -105,15 +129,26 @@ export function* kho_preserve_vmalloc(
   return 0;
 }
 
+/** kho_unpreserve_vmalloc; merged into one operation as kho_preserve_vmalloc is. */
 export function* kho_unpreserve_vmalloc(k: Kernel, preservation: kho_vmalloc): Sched {
+  const run = yield* kho_solo_start(k, 'kho_unpreserve_vmalloc');
+  yield* unpreserve_vm_pages(k, preservation, run);
+  if (run !== null) kho_solo_end(k);
+}
+
+function* unpreserve_vm_pages(
+  k: Kernel,
+  preservation: kho_vmalloc,
+  run: KhoRadixCursor | null,
+): Sched {
   const mem = k.machine.physmem;
   let chunk = preservation.first;
   while (chunk !== 0) {
-    yield* kho_unpreserve_pfns(k, PHYS_PFN(chunk), 1);
+    yield* kho_unpreserve_pfns(k, PHYS_PFN(chunk), 1, run);
     for (let i = 0; i < KHO_VMALLOC_SIZE; i++) {
       const phys = mem.readU64(slot(chunk, i));
       if (phys === 0n) break;
-      yield* kho_unpreserve_pfns(k, PHYS_PFN(Number(phys)), 1 << preservation.order);
+      yield* kho_unpreserve_pfns(k, PHYS_PFN(Number(phys)), 1 << preservation.order, run);
     }
     const next = Number(mem.readU64(chunk + KHO_VMALLOC_CHUNK_OFF_NEXT));
     free_page(k, chunk);

@@ -11,7 +11,10 @@
  * **Abstracted:** hardware poisoning (no folio is ever poisoned, so -EHWPOISON cannot happen);
  * large folios (guest_memfd only allocates order 0, so that can_preserve check always passes);
  * the page-cache walk looks up batches of up to FOLIO_BATCH folios as one visible read of the
- * mapping, with cond_resched between batches, as the kernel's batched lookup does.
+ * mapping, with cond_resched between batches, as the kernel's batched lookup does. A task that
+ * is alone in the execution (Sim.solo) runs each walk, and the rollback and unpreserve loops, as
+ * one merged visible operation with the footprints of its steps and the same per-folio code
+ * (kho_solo_start in kexec_handover.ts; docs/engine.md).
  *
  * Preserve, step by step (all failures after step 1 undo the earlier steps, then unfreeze):
  *   1. kvm_gmem_freeze(inode, true): FROZEN, then wait for every allocation in a read section;
@@ -29,7 +32,7 @@
  * skipping pfn 0), free the array and the record, then unfreeze (no synchronize).
  */
 import { cond_resched, READ_ONCE } from '../../../sync/index.ts';
-import { op, rebuiltBy, type Sched } from '../../../sim/index.ts';
+import { op, rebuiltBy, type Access, type Sched } from '../../../sim/index.ts';
 import { fput, type file } from '../../fs/file.ts';
 import { PAGE_SIZE } from '../../include/asm-generic/page.ts';
 import { GMEM_LUO } from './guest_memfd_luo_h.ts';
@@ -41,8 +44,6 @@ import {
   GUEST_MEMFD_LUO_FH_COMPATIBLE,
   GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET,
   GUEST_MEMFD_LUO_SER_VM_TOKEN_OFFSET,
-  guest_memfd_luo_folio_get,
-  guest_memfd_luo_folio_put,
   guest_memfd_luo_ser,
 } from '../../include/linux/kho/abi/kvm.ts';
 import {
@@ -66,7 +67,11 @@ import type { Kernel } from '../../kernel.ts';
 import {
   kho_alloc_preserve,
   kho_preserve_folio,
+  kho_preserve_folio_solo,
+  kho_solo_end,
+  kho_solo_start,
   kho_unpreserve_folio,
+  kho_unpreserve_folio_solo,
   kho_unpreserve_free,
 } from '../../kernel/liveupdate/kexec_handover.ts';
 import {
@@ -76,14 +81,31 @@ import {
 import { liveupdate_get_token_outgoing } from '../../kernel/liveupdate/luo_file.ts';
 import { filemap_get_folios_batch } from '../../mm/filemap.ts';
 import { pfn_to_page } from '../../mm/page_alloc.ts';
-import { find_vm_area, vfree, vmalloc, vread, vwrite } from '../../mm/vmalloc.ts';
+import { vcalloc, vfree } from '../../mm/vmalloc.ts';
 import { kvm_gmem_freeze } from './guest_memfd.ts';
 import { GMEM_I, gmem_file_of, gmem_inode } from './guest_memfd_h.ts';
-import { kvm_gmem_luo_finish, kvm_gmem_luo_retrieve } from './guest_memfd_luo_retrieve.ts';
+import {
+  folio_array_of,
+  folio_array_pfn,
+  folio_array_set,
+  kvm_gmem_luo_finish,
+  kvm_gmem_luo_retrieve,
+  type folio_array,
+} from './guest_memfd_luo_retrieve.ts';
 import { get_file_active } from './kvm_main.ts';
 
 /** Folios looked up per batch of the page-cache walk (a folio_batch). */
 const FOLIO_BATCH = 31;
+
+/** The batch of the walk that starts at `start`: up to FOLIO_BATCH folios below end_index. */
+const walk_batch = (gi: gmem_inode, start: number, end_index: number): Folio[] =>
+  filemap_get_folios_batch(gi.i_mapping_of(), start, end_index - 1, FOLIO_BATCH);
+
+/** Where the walk goes on after a non-empty batch, or -1 when it has reached end_index. */
+function walk_next(batch: readonly Folio[], end_index: number): number {
+  const start = (batch[batch.length - 1] as Folio).index + 1;
+  return start >= end_index ? -1 : start;
+}
 
 /**
  * The folios of [0, end_index), in index order, looked up batch by batch; each batch is one
@@ -100,7 +122,7 @@ function* kvm_gmem_luo_walk_folios(
   let start = 0;
   for (;;) {
     yield op(`filemap_get_folios(gmem${gi.i_ino})`, [{ object: m.id, kind: 'read' }]);
-    const batch = filemap_get_folios_batch(m, start, end_index - 1, FOLIO_BATCH);
+    const batch = walk_batch(gi, start, end_index);
     if (batch.length === 0) return { count, err: 0 };
     for (const folio of batch) {
       if (visit) {
@@ -109,10 +131,110 @@ function* kvm_gmem_luo_walk_folios(
       }
       count++;
     }
-    start = (batch[batch.length - 1] as Folio).index + 1;
-    if (start >= end_index) return { count, err: 0 };
+    start = walk_next(batch, end_index);
+    if (start < 0) return { count, err: 0 };
     yield* cond_resched();
   }
+}
+
+/**
+ * The same walk for a task alone in the execution (Sim.solo), inside one visible operation the
+ * caller has made (it reads the mapping): the same batches and visits, without the read before
+ * each batch and the cond_resched after it, at which nobody else could run.
+ */
+function kvm_gmem_luo_walk_folios_solo(
+  gi: gmem_inode,
+  end_index: number,
+  visit: ((folio: Folio) => number) | null,
+): { count: number; err: number } {
+  let count = 0;
+  let start = 0;
+  for (;;) {
+    const batch = walk_batch(gi, start, end_index);
+    if (batch.length === 0) return { count, err: 0 };
+    for (const folio of batch) {
+      if (visit) {
+        const err = visit(folio);
+        if (err !== 0) return { count, err };
+      }
+      count++;
+    }
+    start = walk_next(batch, end_index);
+    if (start < 0) return { count, err: 0 };
+  }
+}
+
+const mapping_read = (gi: gmem_inode): Access => ({ object: gi.i_mapping_of().id, kind: 'read' });
+
+/** Pass 1: the folios of [0, end_index). */
+function* kvm_gmem_luo_count_folios(k: Kernel, gi: gmem_inode, end_index: number): Sched<number> {
+  if (!k.sim.solo) return (yield* kvm_gmem_luo_walk_folios(gi, end_index, null)).count;
+  yield op(`filemap_get_folios(gmem${gi.i_ino}) [whole walk]`, [mapping_read(gi)]);
+  return kvm_gmem_luo_walk_folios_solo(gi, end_index, null).count;
+}
+
+/**
+ * Pass 2: preserves each folio and records its entry. Alone in the execution, the whole walk is
+ * one merged operation (the mapping read and the tree lock, see kho_solo_start) with the same
+ * per-folio steps.
+ */
+function* kvm_gmem_luo_preserve_folios(
+  k: Kernel,
+  gi: gmem_inode,
+  end_index: number,
+  count: number,
+  entries: folio_array,
+  preserved: Folio[],
+): Sched<{ count: number; err: number }> {
+  // Pass 2 writes entry `count` without a bound check: a folio beyond pass 1's count (only
+  // possible when the freeze did not stop allocations) overflows the array.
+  const check_bound = (): void => {
+    if (preserved.length >= count)
+      k.sim.fail(
+        'BUG: KASAN: vmalloc-out-of-bounds in kvm_gmem_luo_walk_folios: pass 2 found more ' +
+          `folios than the ${count} pass 1 counted`,
+      );
+  };
+  const record = (folio: Folio): void => {
+    const flags = folio_test_uptodate(folio) ? GUEST_MEMFD_LUO_FOLIO_UPTODATE : 0;
+    folio_array_set(entries, preserved.length, folio.pfn, flags, folio.index);
+    preserved.push(folio);
+  };
+  const run = yield* kho_solo_start(k, `kvm_gmem_luo_preserve(gmem${gi.i_ino}) [whole walk]`, [
+    mapping_read(gi),
+  ]);
+  if (run === null)
+    return yield* kvm_gmem_luo_walk_folios(gi, end_index, function* (folio) {
+      check_bound();
+      const err = yield* kho_preserve_folio(k, folio);
+      if (err === 0) record(folio);
+      return err;
+    });
+  const walked = kvm_gmem_luo_walk_folios_solo(gi, end_index, (folio) => {
+    check_bound();
+    const err = kho_preserve_folio_solo(k, folio, run);
+    if (err === 0) record(folio);
+    return err;
+  });
+  kho_solo_end(k);
+  return walked;
+}
+
+/** Unpreserves `folios` from last to first (a merged run when the task is alone). */
+function* kvm_gmem_luo_unpreserve_folios(
+  k: Kernel,
+  label: string,
+  nr: number,
+  folio_at: (i: number) => Folio | null,
+): Sched {
+  const run = yield* kho_solo_start(k, label);
+  for (let i = nr - 1; i >= 0; i--) {
+    const folio = folio_at(i);
+    if (folio === null) continue;
+    if (run !== null) kho_unpreserve_folio_solo(k, folio, run);
+    else yield* kho_unpreserve_folio(k, folio);
+  }
+  if (run !== null) kho_solo_end(k);
 }
 
 function* preserve_frozen(k: Kernel, args: liveupdate_file_op_args, gi: gmem_inode): Sched<number> {
@@ -128,7 +250,7 @@ function* preserve_frozen(k: Kernel, args: liveupdate_file_op_args, gi: gmem_ino
   const end_index = size / PAGE_SIZE;
   const ser = yield* kho_alloc_preserve(k, guest_memfd_luo_ser.size);
   if (ser < 0) return ser;
-  const { count } = yield* kvm_gmem_luo_walk_folios(gi, end_index, null);
+  const count = yield* kvm_gmem_luo_count_folios(k, gi, end_index);
   k.machine.physmem.write(
     ser,
     guest_memfd_luo_ser.encode({
@@ -140,48 +262,32 @@ function* preserve_frozen(k: Kernel, args: liveupdate_file_op_args, gi: gmem_ino
   );
   let arr = 0;
   if (count > 0) {
-    arr = vmalloc(k, count * GUEST_MEMFD_LUO_FOLIO_SER_SIZE);
+    arr = vcalloc(k, count, GUEST_MEMFD_LUO_FOLIO_SER_SIZE);
     if (arr < 0) {
       yield* kho_unpreserve_free(k, ser);
       return -ENOMEM;
     }
-    const vm = find_vm_area(k, arr);
-    if (vm === null) return k.sim.fail('guest_memfd_luo: vmalloc returned an unknown area');
-    const entries = new Uint8Array(count * GUEST_MEMFD_LUO_FOLIO_SER_SIZE);
+    // Pass 2 fills the array in place, entry by entry, as the kernel does.
+    const entries = folio_array_of(k, arr, count);
+    if (entries === null) return k.sim.fail('guest_memfd_luo: vmalloc returned an unknown area');
     const preserved: Folio[] = [];
-    const walked = yield* kvm_gmem_luo_walk_folios(gi, end_index, function* (folio) {
-      // Pass 2 writes entry `count` without a bound check: a folio beyond pass 1's count (only
-      // possible when the freeze did not stop allocations) overflows the array.
-      if (preserved.length >= count)
-        return k.sim.fail(
-          'BUG: KASAN: vmalloc-out-of-bounds in kvm_gmem_luo_walk_folios: pass 2 found more ' +
-            `folios than the ${count} pass 1 counted`,
-        );
-      const err = yield* kho_preserve_folio(k, folio);
-      if (err !== 0) return err;
-      const flags = folio_test_uptodate(folio) ? GUEST_MEMFD_LUO_FOLIO_UPTODATE : 0;
-      guest_memfd_luo_folio_put(entries, preserved.length, {
-        pfn: folio.pfn,
-        flags,
-        index: folio.index,
-      });
-      preserved.push(folio);
-      return 0;
-    });
+    const walked = yield* kvm_gmem_luo_preserve_folios(k, gi, end_index, count, entries, preserved);
     let err = walked.err;
     if (err === 0 && k.WARN_ON(walked.count !== count, 'guest_memfd_luo: folio count changed'))
       err = -EINVAL;
     const desc: kho_vmalloc = { first: 0, total_pages: 0, flags: 0, order: 0 };
-    if (err === 0) {
-      vwrite(k, vm, arr, entries);
-      err = yield* kho_preserve_vmalloc(k, arr, desc);
-    }
+    if (err === 0) err = yield* kho_preserve_vmalloc(k, arr, desc);
     if (err !== 0) {
-      for (let i = preserved.length - 1; i >= 0; i--) {
-        const folio = preserved[i] as Folio;
-        if (GMEM_LUO(k).skip_pfn0_on_rollback && folio.pfn === 0) continue;
-        yield* kho_unpreserve_folio(k, folio);
-      }
+      const skip_pfn0 = GMEM_LUO(k).skip_pfn0_on_rollback;
+      yield* kvm_gmem_luo_unpreserve_folios(
+        k,
+        'kvm_gmem_luo_preserve: rollback',
+        preserved.length,
+        (i) => {
+          const folio = preserved[i] as Folio;
+          return skip_pfn0 && folio.pfn === 0 ? null : folio;
+        },
+      );
       vfree(k, arr);
       yield* kho_unpreserve_free(k, ser);
       return err;
@@ -231,16 +337,15 @@ function* kvm_gmem_luo_unpreserve(k: Kernel, args: liveupdate_file_op_args): Sch
       k,
       kho_vmalloc_decode(bytes.subarray(GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET)),
     );
-    const vm = find_vm_area(k, arr);
-    if (vm === null) return k.sim.fail('guest_memfd_luo: the folio array is gone');
-    const entries = vread(k, vm, arr, nr * GUEST_MEMFD_LUO_FOLIO_SER_SIZE);
-    for (let i = nr - 1; i >= 0; i--) {
-      const e = guest_memfd_luo_folio_get(entries, i);
-      if (e.pfn === 0) continue;
-      const folio = pfn_to_page(k, e.pfn);
-      if (folio === null) return k.sim.fail(`guest_memfd_luo: pfn ${e.pfn} is not owned`);
-      yield* kho_unpreserve_folio(k, folio);
-    }
+    const entries = folio_array_of(k, arr, nr);
+    if (entries === null) return k.sim.fail('guest_memfd_luo: the folio array is gone');
+    yield* kvm_gmem_luo_unpreserve_folios(k, 'kvm_gmem_luo_unpreserve', nr, (i) => {
+      const pfn = folio_array_pfn(entries, i);
+      if (pfn === 0) return null;
+      const folio = pfn_to_page(k, pfn);
+      if (folio === null) return k.sim.fail(`guest_memfd_luo: pfn ${pfn} is not owned`);
+      return folio;
+    });
     vfree(k, arr);
   }
   yield* kho_unpreserve_free(k, pa);

@@ -5,7 +5,10 @@
  * (patch 07; spec §2.4, §4.7): kvm_gmem_luo_retrieve, kvm_gmem_luo_finish and
  * kvm_gmem_luo_discard_folios; the post-v3 retrieve validation behind its switch.
  * **Abstracted:** NUMA policy (never restored, nothing to model); memcg charging of restored
- * folios (spec §8.8).
+ * folios (spec §8.8). The restored folio array is read in place through its vmalloc pages and
+ * freed once the loop is done, as mm/memfd_luo.c does with its own array. A task alone in the
+ * execution (Sim.solo) inserts all folios under one visible write of the mapping, with the same
+ * per-folio code as the fine path (one filemap_add_folio operation each).
  *
  * Retrieve, step by step: 1. no record → -EINVAL (nothing freed); 2. ABI flags outside 0x3 →
  * -EOPNOTSUPP; 3. the VM is retrieved through its token (liveupdate_get_file_incoming: first
@@ -19,7 +22,7 @@
  * Finish: nothing after a retrieve attempt; otherwise every folio, the array and the record are
  * freed.
  */
-import type { Sched } from '../../../sim/index.ts';
+import { op, type Sched } from '../../../sim/index.ts';
 import { fput } from '../../fs/file.ts';
 import { PAGE_SIZE, PFN_PHYS } from '../../include/asm-generic/page.ts';
 import {
@@ -29,13 +32,16 @@ import {
   GUEST_MEMFD_LUO_FOLIO_UPTODATE,
   GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET,
   GUEST_MEMFD_LUO_SUPPORTED_FLAGS,
-  guest_memfd_luo_folio_get,
+  guest_memfd_luo_folio_flags,
+  guest_memfd_luo_folio_index,
+  guest_memfd_luo_folio_pfn,
+  guest_memfd_luo_folio_set,
   guest_memfd_luo_ser,
-  type guest_memfd_luo_folio,
 } from '../../include/linux/kho/abi/kvm.ts';
 import { kho_vmalloc_decode } from '../../include/linux/kho/abi/kexec_handover.ts';
 import type { kvm } from '../../include/linux/kvm_host.ts';
 import type { liveupdate_file_op_args } from '../../include/linux/liveupdate.ts';
+import type { Folio } from '../../include/linux/mm_types.ts';
 import {
   folio_mark_uptodate,
   folio_unlock,
@@ -51,66 +57,132 @@ import { kho_restore_folio, kho_restore_free } from '../../kernel/liveupdate/kex
 import { kho_restore_vmalloc } from '../../kernel/liveupdate/kexec_handover_vmalloc.ts';
 import { liveupdate_get_file_incoming } from '../../kernel/liveupdate/luo_file.ts';
 import { luo_of } from '../../kernel/liveupdate/luo_core.ts';
-import { filemap_add_folio } from '../../mm/filemap.ts';
+import { __filemap_add_folio, filemap_add_folio } from '../../mm/filemap.ts';
 import { folio_put } from '../../mm/page_alloc.ts';
-import { find_vm_area, vfree, vread } from '../../mm/vmalloc.ts';
+import { find_vm_area, vfree, vmalloc_pages } from '../../mm/vmalloc.ts';
 import { kvm_gmem_get_supported_flags } from './guest_memfd.ts';
 import { GMEM_I, type gmem_inode } from './guest_memfd_h.ts';
 import { __kvm_gmem_create_file } from './guest_memfd_file.ts';
 import { GMEM_LUO } from './guest_memfd_luo_h.ts';
 import { file_is_kvm } from './kvm_main.ts';
 
-/** The preserved folio entries, from a restored array (which is freed), or null. */
-function restore_entries(
-  k: Kernel,
-  ser_bytes: Uint8Array,
-  nr: number,
-): guest_memfd_luo_folio[] | null {
+/** Entries per page of a folio array (an entry never straddles two pages). */
+const FOLIOS_PER_PAGE = PAGE_SIZE / GUEST_MEMFD_LUO_FOLIO_SER_SIZE;
+
+/**
+ * A folio array used in place through its vmalloc mapping, as the kernel indexes it: its area
+ * (freed with vfree once the caller is done) and its pages.
+ */
+export interface folio_array {
+  readonly arr: number;
+  readonly pages: vmalloc_pages;
+}
+
+export function folio_array_of(k: Kernel, arr: number, nr: number): folio_array | null {
+  const vm = find_vm_area(k, arr);
+  if (vm === null) return null;
+  return { arr, pages: new vmalloc_pages(k, vm, nr * GUEST_MEMFD_LUO_FOLIO_SER_SIZE) };
+}
+
+/** The page holding entry `i` (`write`: the entry is about to be stored). */
+const entry_page = (a: folio_array, i: number, write: boolean): DataView =>
+  a.pages.page(i * GUEST_MEMFD_LUO_FOLIO_SER_SIZE, write);
+
+export const folio_array_pfn = (a: folio_array, i: number): number =>
+  guest_memfd_luo_folio_pfn(entry_page(a, i, false), i % FOLIOS_PER_PAGE);
+
+const folio_array_flags = (a: folio_array, i: number): number =>
+  guest_memfd_luo_folio_flags(entry_page(a, i, false), i % FOLIOS_PER_PAGE);
+
+const folio_array_index = (a: folio_array, i: number): number =>
+  guest_memfd_luo_folio_index(entry_page(a, i, false), i % FOLIOS_PER_PAGE);
+
+/** Stores entry `i` (its pfn is never 0, so the page gets non-zero bytes). */
+export function folio_array_set(
+  a: folio_array,
+  i: number,
+  pfn: number,
+  flags: number,
+  index: number,
+): void {
+  guest_memfd_luo_folio_set(entry_page(a, i, true), i % FOLIOS_PER_PAGE, pfn, flags, index);
+}
+
+/** The restored folio array (the caller frees it), or null when it cannot be restored. */
+function restore_entries(k: Kernel, ser_bytes: Uint8Array, nr: number): folio_array | null {
   const desc = kho_vmalloc_decode(ser_bytes.subarray(GUEST_MEMFD_LUO_SER_FOLIOS_OFFSET));
   const arr = kho_restore_vmalloc(k, desc);
   if (arr === null) return null;
-  const vm = find_vm_area(k, arr);
-  if (vm === null) return k.sim.fail('guest_memfd_luo: restored array has no area');
-  const bytes = vread(k, vm, arr, nr * GUEST_MEMFD_LUO_FOLIO_SER_SIZE);
-  vfree(k, arr);
-  const out: guest_memfd_luo_folio[] = [];
-  for (let i = 0; i < nr; i++) out.push(guest_memfd_luo_folio_get(bytes, i));
-  return out;
+  const a = folio_array_of(k, arr, nr);
+  if (a === null) return k.sim.fail('guest_memfd_luo: restored array has no area');
+  return a;
 }
 
-/** kvm_gmem_luo_discard_folios: restores and frees each folio (the memory is lost). */
-function discard_folios(k: Kernel, entries: readonly guest_memfd_luo_folio[]): void {
-  for (const e of entries) {
-    if (e.pfn === 0) continue;
-    const folio = kho_restore_folio(k, PFN_PHYS(e.pfn));
+/** kvm_gmem_luo_discard_folios on entries [from, nr): restores and frees each folio (the memory
+ * is lost). */
+function discard_folios(k: Kernel, entries: folio_array, from: number, nr: number): void {
+  for (let i = from; i < nr; i++) {
+    const pfn = folio_array_pfn(entries, i);
+    if (pfn === 0) continue;
+    const folio = kho_restore_folio(k, PFN_PHYS(pfn));
     if (folio !== null) folio_put(k, folio);
   }
 }
 
-/** Step 7: insert every preserved folio at its index; 0, or -errno after discarding the rest. */
+/** Step 7 for entry `i` up to the page-cache insertion: the restored folio, locked, or null. */
+function restore_folio_begin(k: Kernel, entries: folio_array, i: number): Folio | null {
+  const folio = kho_restore_folio(k, PFN_PHYS(folio_array_pfn(entries, i)));
+  if (folio !== null) __folio_set_locked(folio);
+  return folio;
+}
+
+/** Step 7 for entry `i` once filemap_add_folio returned `err`; returns err. */
+function restore_folio_end(
+  k: Kernel,
+  entries: folio_array,
+  i: number,
+  folio: Folio,
+  err: number,
+): number {
+  if (err === 0 && (folio_array_flags(entries, i) & GUEST_MEMFD_LUO_FOLIO_UPTODATE) !== 0)
+    folio_mark_uptodate(folio);
+  folio_unlock(folio);
+  // The page cache holds its own reference; drop the one from kho_restore_folio (on failure
+  // this frees the folio).
+  folio_put(k, folio);
+  return err;
+}
+
+/**
+ * Step 7: insert every preserved folio at its index; 0, or -errno after discarding the rest.
+ * Each insertion is a visible write of the mapping; a task alone in the execution (Sim.solo)
+ * makes one write for the whole loop and the same per-folio steps inside it.
+ */
 function* restore_folios(
   k: Kernel,
   gi: gmem_inode,
-  entries: readonly guest_memfd_luo_folio[],
+  entries: folio_array,
+  nr: number,
 ): Sched<number> {
   const m = gi.i_mapping_of();
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as guest_memfd_luo_folio;
-    if (e.pfn === 0) continue;
-    const folio = kho_restore_folio(k, PFN_PHYS(e.pfn));
-    let err: number;
-    if (folio === null) err = -EIO;
-    else {
-      __folio_set_locked(folio);
-      err = yield* filemap_add_folio(m, folio, e.index);
-      if (err === 0 && (e.flags & GUEST_MEMFD_LUO_FOLIO_UPTODATE) !== 0) folio_mark_uptodate(folio);
-      folio_unlock(folio);
-      // The page cache holds its own reference; drop the one from kho_restore_folio (on failure
-      // this frees the folio).
-      folio_put(k, folio);
+  const solo = k.sim.solo;
+  if (solo)
+    yield op(`filemap_add_folio(gmem${gi.i_ino}) [${nr} entries]`, [
+      { object: m.id, kind: 'write' },
+    ]);
+  for (let i = 0; i < nr; i++) {
+    if (folio_array_pfn(entries, i) === 0) continue;
+    const folio = restore_folio_begin(k, entries, i);
+    let err = -EIO;
+    if (folio !== null) {
+      const index = folio_array_index(entries, i);
+      const added = solo
+        ? __filemap_add_folio(m, folio, index)
+        : yield* filemap_add_folio(m, folio, index);
+      err = restore_folio_end(k, entries, i, folio, added);
     }
     if (err !== 0) {
-      discard_folios(k, entries.slice(i + 1));
+      discard_folios(k, entries, i + 1, nr);
       return err;
     }
   }
@@ -123,11 +195,14 @@ export function* kvm_gmem_luo_retrieve(k: Kernel, args: liveupdate_file_op_args)
   const bytes = k.machine.physmem.read(pa, guest_memfd_luo_ser.size);
   const ser = guest_memfd_luo_ser.read(bytes);
   const nr = Number(ser.nr_folios);
-  let entries: guest_memfd_luo_folio[] | null = null;
+  let entries: folio_array | null = null;
   const fail = (err: number): number => {
     if (entries === null && nr > 0) {
       const all = restore_entries(k, bytes, nr);
-      if (all !== null) discard_folios(k, all);
+      if (all !== null) {
+        discard_folios(k, all, 0, nr);
+        vfree(k, all.arr);
+      }
     }
     kho_restore_free(k, pa);
     return err;
@@ -159,7 +234,8 @@ export function* kvm_gmem_luo_retrieve(k: Kernel, args: liveupdate_file_op_args)
       kho_restore_free(k, pa);
       return -EINVAL;
     }
-    const err = yield* restore_folios(k, GMEM_I(f.f_inode) as gmem_inode, entries);
+    const err = yield* restore_folios(k, GMEM_I(f.f_inode) as gmem_inode, entries, nr);
+    vfree(k, entries.arr);
     if (err !== 0) {
       yield* fput(f);
       kho_restore_free(k, pa);
@@ -179,7 +255,10 @@ export function* kvm_gmem_luo_finish(k: Kernel, args: liveupdate_file_op_args): 
   const nr = Number(guest_memfd_luo_ser.read(bytes).nr_folios);
   if (nr > 0) {
     const entries = restore_entries(k, bytes, nr);
-    if (entries !== null) discard_folios(k, entries);
+    if (entries !== null) {
+      discard_folios(k, entries, 0, nr);
+      vfree(k, entries.arr);
+    }
   }
   kho_restore_free(k, pa);
 }
