@@ -3,6 +3,7 @@
  * execution runs straight through, and executions per second when DFS explores every
  * interleaving of two tasks that each lock, read, write and unlock a counter three times.
  */
+import lostUpdateFixed from '../examples/lost-update-fixed.ts';
 import { check } from '../src/explore/check.ts';
 import { defineScenario } from '../src/explore/scenario.ts';
 import { Execution } from '../src/sim/index.ts';
@@ -88,4 +89,28 @@ export function benchEngine(): EngineFigures {
     dfsExecutions,
     stepsPerSecond: steps / seconds,
   };
+}
+
+/**
+ * The explorer on a four-task scenario without kernel code (examples/lost-update-fixed.ts,
+ * 4 tasks x 2 increments under a mutex), DPOR exhaustive, repeated for `seconds`: what the
+ * engine and DPOR cost per execution when the steps themselves are cheap.
+ */
+export function benchFourTasks(seconds: number): { executionsPerSecond: number; steps: number } {
+  const start = performance.now();
+  let executions = 0;
+  let steps = 0;
+  while (performance.now() - start < seconds * 1000) {
+    const r = check(lostUpdateFixed, {
+      scenarioRef: 'lost-update-fixed',
+      strategy: 'dpor',
+      seed: 1,
+      params: { tasks: 4, increments: 2 },
+    });
+    if (r.verdict !== 'holds') throw new Error(`lost-update-fixed: ${r.verdict}`);
+    executions += r.executions;
+    steps += r.steps;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  return { executionsPerSecond: executions / elapsed, steps: steps / executions };
 }

@@ -6,7 +6,7 @@
  */
 import srcuFixed from '../examples/srcu-use-after-free-fixed.ts';
 import lostUpdateFixed from '../examples/lost-update-fixed.ts';
-import { benchEngine } from './engine.ts';
+import { benchEngine, benchFourTasks } from './engine.ts';
 import { benchGmemHandover } from './gmem_handover.ts';
 import { compareReduction } from './reduction.ts';
 import { benchFreezeRace, benchGmemSelftest } from './scenarios.ts';
@@ -52,6 +52,11 @@ console.log(
 console.log(
   `  without snapshot   ${race.noSnapshotSeconds.toFixed(2)} s ` +
     `(${fmt(race.dporExecutions / race.noSnapshotSeconds)} executions/s)`,
+);
+const four = benchFourTasks(2);
+console.log(
+  `  for comparison, DPOR on a four-task scenario without kernel code (lost-update-fixed, ` +
+    `4 tasks x 2, ${four.steps.toFixed(0)} steps): ${fmt(four.executionsPerSecond)} executions/s`,
 );
 console.log(
   `  plain DFS          ${fmt(race.dfsExecutions)} executions in ${race.dfsSeconds.toFixed(2)} s, ` +
