@@ -223,12 +223,24 @@ export function memfd_luo_handler(k: Kernel): liveupdate_file_handler {
         *can_preserve(_h, f) {
           return shmem_inode(f.f_inode) && f.f_inode.i_nlink === 0;
         },
-        preserve: (args) => memfd_luo_preserve(k, args),
-        unpreserve: (args) => memfd_luo_unpreserve(k, args),
-        freeze: (args) => memfd_luo_freeze(k, args),
-        retrieve: (args) => memfd_luo_retrieve(k, args),
-        finish: (args) => memfd_luo_finish(k, args),
-        get_id: (f) => f.f_inode,
+        preserve(args) {
+          return memfd_luo_preserve(k, args);
+        },
+        unpreserve(args) {
+          return memfd_luo_unpreserve(k, args);
+        },
+        freeze(args) {
+          return memfd_luo_freeze(k, args);
+        },
+        retrieve(args) {
+          return memfd_luo_retrieve(k, args);
+        },
+        finish(args) {
+          return memfd_luo_finish(k, args);
+        },
+        get_id(f) {
+          return f.f_inode;
+        },
       },
     },
     memfd_luo_handler,

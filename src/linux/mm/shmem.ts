@@ -108,7 +108,12 @@ export function shmem_get_inode(k: Kernel, name: string, hugetlb: boolean): inod
 
 /** shmem_inode_operations bound to boot `k`. */
 function shmem_inode_operations(k: MmKernel): inode_operations {
-  return rebuiltBy({ setattr: (i, attr) => shmem_setattr(k, i, attr) }, shmem_inode_operations, k);
+  const iop: inode_operations = {
+    setattr(i, attr) {
+      return shmem_setattr(k, i, attr);
+    },
+  };
+  return rebuiltBy(iop, shmem_inode_operations, k);
 }
 
 export function mapping_of(ino: inode): address_space {

@@ -215,7 +215,13 @@ export function* shmem_fault(k: MmKernel, vmf: vm_fault): Sched<vm_fault_t> {
 }
 
 function shmem_vm_ops(k: MmKernel): vm_operations_struct {
-  return rebuiltBy({ name: 'shmem', fault: (vmf) => shmem_fault(k, vmf) }, shmem_vm_ops, k);
+  const ops: vm_operations_struct = {
+    name: 'shmem',
+    fault(vmf) {
+      return shmem_fault(k, vmf);
+    },
+  };
+  return rebuiltBy(ops, shmem_vm_ops, k);
 }
 
 /** shmem_mmap: seal checks, then the shmem fault handler. */
@@ -244,11 +250,19 @@ function shmem_fops_of(k: Kernel): file_operations {
   return rebuiltBy(
     {
       owner: 'shmem',
-      read: (f, buf, pos) => shmem_file_read_iter(k, f, buf, pos),
-      write: (f, buf, pos) => shmem_file_write_iter(k, f, buf, pos),
-      mmap: (f, vma) => shmem_mmap(k, f, vma),
-      fallocate: (f, mode, offset, len) => shmem_fallocate(k, f, mode, offset, len),
-      release: function* (ino) {
+      read(f, buf, pos) {
+        return shmem_file_read_iter(k, f, buf, pos);
+      },
+      write(f, buf, pos) {
+        return shmem_file_write_iter(k, f, buf, pos);
+      },
+      mmap(f, vma) {
+        return shmem_mmap(k, f, vma);
+      },
+      fallocate(f, mode, offset, len) {
+        return shmem_fallocate(k, f, mode, offset, len);
+      },
+      *release(ino) {
         yield* shmem_evict_inode(k, ino);
         return 0;
       },

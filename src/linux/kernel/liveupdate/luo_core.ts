@@ -222,9 +222,13 @@ export function liveupdate_fops(luo: Luo): file_operations {
   return rebuiltBy(
     {
       owner: 'liveupdate',
-      open: () => luo_open(luo),
-      release: () => luo_release(luo),
-      unlocked_ioctl: function* (_f, cmd, arg) {
+      open() {
+        return luo_open(luo);
+      },
+      release() {
+        return luo_release(luo);
+      },
+      *unlocked_ioctl(_f, cmd, arg) {
         const d = luo_ioctl_decode(luo_ioctl_ops, LIVEUPDATE_CMD_BASE, cmd, arg, null);
         if (typeof d === 'number') return d;
         return yield* d.op.execute(luo, d.ucmd);

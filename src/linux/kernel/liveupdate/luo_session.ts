@@ -89,9 +89,12 @@ export function session_fops(luo: Luo): file_operations {
   return rebuiltBy(
     {
       owner: 'liveupdate',
-      release: (_inode: inode, f: file) => luo_session_release(luo, f.private_data as luo_session),
-      unlocked_ioctl: (f, cmd, arg) =>
-        luo_session_ioctl(luo, f.private_data as luo_session, cmd, arg),
+      release(_inode: inode, f: file) {
+        return luo_session_release(luo, f.private_data as luo_session);
+      },
+      unlocked_ioctl(f, cmd, arg) {
+        return luo_session_ioctl(luo, f.private_data as luo_session, cmd, arg);
+      },
     },
     session_fops,
     luo,

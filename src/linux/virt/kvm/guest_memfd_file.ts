@@ -174,8 +174,12 @@ export function kvm_gmem_fops(k: Kernel): file_operations {
         vma.vm_ops = vm_ops;
         return 0;
       },
-      release: (_inode, f) => kvm_gmem_release(k, f),
-      fallocate: (f, mode, offset, len) => kvm_gmem_fallocate(k, f, mode, offset, len),
+      release(_inode, f) {
+        return kvm_gmem_release(k, f);
+      },
+      fallocate(f, mode, offset, len) {
+        return kvm_gmem_fallocate(k, f, mode, offset, len);
+      },
     },
     kvm_gmem_fops,
     k,

@@ -376,12 +376,24 @@ export function kvm_gmem_luo_handler(k: Kernel): liveupdate_file_handler {
       compatible: GUEST_MEMFD_LUO_FH_COMPATIBLE,
       ops: {
         owner: 'kvm',
-        can_preserve: (_h, f) => kvm_gmem_luo_can_preserve(k, f),
-        preserve: (args) => kvm_gmem_luo_preserve(k, args),
-        freeze: (args) => kvm_gmem_luo_freeze(k, args),
-        unpreserve: (args) => kvm_gmem_luo_unpreserve(k, args),
-        retrieve: (args) => kvm_gmem_luo_retrieve(k, args),
-        finish: (args) => kvm_gmem_luo_finish(k, args),
+        can_preserve(_h, f) {
+          return kvm_gmem_luo_can_preserve(k, f);
+        },
+        preserve(args) {
+          return kvm_gmem_luo_preserve(k, args);
+        },
+        freeze(args) {
+          return kvm_gmem_luo_freeze(k, args);
+        },
+        unpreserve(args) {
+          return kvm_gmem_luo_unpreserve(k, args);
+        },
+        retrieve(args) {
+          return kvm_gmem_luo_retrieve(k, args);
+        },
+        finish(args) {
+          return kvm_gmem_luo_finish(k, args);
+        },
       },
     },
     kvm_gmem_luo_handler,

@@ -81,10 +81,18 @@ export function kvm_luo_handler(k: Kernel): liveupdate_file_handler {
         *can_preserve(_h, f) {
           return file_is_kvm(f);
         },
-        preserve: (args) => kvm_luo_preserve(k, args),
-        unpreserve: (args) => kvm_luo_unpreserve(k, args),
-        retrieve: (args) => kvm_luo_retrieve(k, args),
-        finish: (args) => kvm_luo_finish(k, args),
+        preserve(args) {
+          return kvm_luo_preserve(k, args);
+        },
+        unpreserve(args) {
+          return kvm_luo_unpreserve(k, args);
+        },
+        retrieve(args) {
+          return kvm_luo_retrieve(k, args);
+        },
+        finish(args) {
+          return kvm_luo_finish(k, args);
+        },
       },
     },
     kvm_luo_handler,

@@ -251,7 +251,9 @@ export function kvm_arch_vcpu_fops(k: Kernel): file_operations {
   return rebuiltBy(
     {
       owner: 'kvm',
-      unlocked_ioctl: (f, cmd, arg) => kvm_vcpu_ioctl(k, f.private_data as kvm_vcpu, cmd, arg),
+      unlocked_ioctl(f, cmd, arg) {
+        return kvm_vcpu_ioctl(k, f.private_data as kvm_vcpu, cmd, arg);
+      },
       // eslint-disable-next-line require-yield
       *mmap(_f, vma) {
         vma.vm_ops = vm_ops;
