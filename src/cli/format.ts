@@ -58,6 +58,10 @@ export function renderCheck(r: CheckResult): string {
     `result     ${verdictText(r)}`,
     `search     ${r.executions} executions, ${r.steps} steps`,
   ];
+  if (r.snapshotSteps !== null)
+    out.push(
+      `prologue   ${r.snapshotSteps} steps, run once: every execution starts from its end state`,
+    );
   if (r.snapshotRefused !== null)
     out.push(`note       every execution ran the prologue again: ${r.snapshotRefused}`);
   const cx = r.counterexample;

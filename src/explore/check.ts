@@ -108,6 +108,8 @@ export interface CheckResult {
   readonly terminalStates: readonly string[] | null;
   /** Why executions could not start from a snapshot of the prologue (null: they did, or none). */
   readonly snapshotRefused: string | null;
+  /** Steps of the prologue every execution started from a snapshot of (null: none was used). */
+  readonly snapshotSteps: number | null;
 }
 
 export function makeStrategy(
@@ -242,6 +244,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     pruned,
     terminalStates: terminals ? [...terminals].sort() : null,
     snapshotRefused,
+    snapshotSteps: snapshot === null ? null : snapshot.ex.stepCount,
   };
 }
 

@@ -2,7 +2,8 @@
  * The CLI as a user runs it: the lost update is found (exit 1) with a timeline and a replay
  * command whose output repeats the timeline byte for byte; the fixed examples are proved
  * exhaustively (exit 0); the SRCU pair behaves the same way; bad input exits 2 with one line on
- * stderr and no stack trace; `check` with no argument prints a verdict table.
+ * stderr and no stack trace; `check` with no argument prints a verdict table; a scenario with a
+ * prologue says so, and its counterexample timelines show the prologue.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -141,4 +142,17 @@ test('a preemption bound is stated with the flag that raises it', () => {
     r.stdout,
     /HOLDS \(exhaustive up to preemption bound 0; raise it with --preemptions\)/,
   );
+});
+
+test('a scenario with a prologue says it ran once, and its counterexample timeline shows it', () => {
+  const held = luosim('check', 'luo-finish-vs-retrieve', '--param', 'vm=false');
+  assert.equal(held.code, 0, held.stderr);
+  assert.match(held.stdout, /prologue {3}\d+ steps, run once: every execution starts from/);
+  const broken = luosim('check', 'gmem-freeze-race', '--variant', 'no-frozen-check-in-fallocate');
+  assert.equal(broken.code, 1, broken.stderr);
+  const timeline = executionBlock(broken.stdout);
+  assert.match(timeline, /T0 setup/, 'the setup task has a track');
+  assert.match(timeline, /open\("\/dev\/kvm"\) = 0/, 'its steps are on the timeline');
+  const replayed = luosim('replay', replayToken(broken.stdout));
+  assert.equal(executionBlock(replayed.stdout), timeline);
 });
