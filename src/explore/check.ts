@@ -16,7 +16,14 @@ import {
   type ParamValue,
   type TokenHeader,
 } from '../sim/index.ts';
-import { runScenarioOnce, snapshotScenario, type ScenarioSnapshot, type Violation } from './run.ts';
+import {
+  runScenarioOnce,
+  snapshotFingerprint,
+  snapshotScenario,
+  type JudgedExecution,
+  type ScenarioSnapshot,
+  type Violation,
+} from './run.ts';
 import { fewestPreemptions, shrinkSchedule } from './shrink.ts';
 import { resolveArgs, type Scenario, type ScenarioArgs } from './scenario.ts';
 import type { Coverage, Strategy } from './strategy.ts';
@@ -152,6 +159,65 @@ export function makeCounterexample<S>(
   return { ...final, token, execution: traced.result, foundSteps: found.steps, shrinkAttempts };
 }
 
+/** How often a search re-runs an execution started from the snapshot without it. */
+const AUDIT_EVERY = 1000;
+
+/**
+ * Guards a search against a snapshot that is not faithful (state kept alive by a closure the
+ * copy cannot see, docs/engine.md): the first completed execution and every AUDIT_EVERY-th are
+ * run again with the prologue, and must end the same way; at the end, the snapshot must be as it
+ * was taken. A failure is the scenario's error (InputError, exit 2), not a verdict.
+ */
+export class SnapshotAudit<S> {
+  private readonly scenario: Scenario<S>;
+  private readonly args: ScenarioArgs;
+  private readonly snapshot: ScenarioSnapshot<S>;
+  private readonly stepsMax: number;
+  private readonly before: string;
+  private audited = 0;
+
+  constructor(
+    scenario: Scenario<S>,
+    args: ScenarioArgs,
+    snapshot: ScenarioSnapshot<S>,
+    stepsMax: number,
+  ) {
+    this.scenario = scenario;
+    this.args = args;
+    this.snapshot = snapshot;
+    this.stepsMax = stepsMax;
+    this.before = snapshotFingerprint(snapshot);
+  }
+
+  execution(judged: JudgedExecution, index: number): void {
+    if (judged.terminal === null || (this.audited > 0 && index % AUDIT_EVERY !== 0)) return;
+    this.audited++;
+    const replay = new ReplayStrategy(deviationsOf(judged.result.decisions));
+    replay.next();
+    const again = runScenarioOnce(this.scenario, this.args, replay.decider, {
+      stepsMax: this.stepsMax,
+      trace: false,
+    });
+    const was = `${judged.terminal} in ${judged.result.steps} steps`;
+    const now = `${again.terminal ?? again.result.outcome.kind} in ${again.result.steps} steps`;
+    if (was !== now || judged.violation?.property !== again.violation?.property)
+      this.fail(`execution ${index + 1} ended "${was}" from the snapshot but "${now}" without it`);
+  }
+
+  end(): void {
+    if (snapshotFingerprint(this.snapshot) !== this.before)
+      this.fail('the snapshot itself was modified while executions ran from copies of it');
+  }
+
+  private fail(what: string): never {
+    throw new InputError(
+      `scenario ${this.scenario.name}: its prologue cannot be snapshotted faithfully: ${what}; ` +
+        'something reachable from the state is probably kept by a closure (docs/engine.md, ' +
+        '"Setup runs once"); run with --no-snapshot',
+    );
+  }
+}
+
 export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const args = resolveArgs(scenario, o.params, o.variant);
@@ -177,6 +243,8 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     (o.snapshot ?? true)
       ? snapshotScenario(scenario, args, limits.stepsMax, (why) => (snapshotRefused = why))
       : null;
+  const audit =
+    snapshot === null ? null : new SnapshotAudit(scenario, args, snapshot, limits.stepsMax);
 
   for (;;) {
     if (executions >= limits.executionsMax) {
@@ -197,6 +265,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
       snapshot,
     );
     strategy.finish(judged.result);
+    audit?.execution(judged, executions);
     executions++;
     steps += judged.result.steps;
     if (judged.result.outcome.kind === 'pruned') pruned++;
@@ -219,6 +288,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
       break;
     }
   }
+  audit?.end();
   const seconds = clock ? (clock() - start) / 1000 : null;
   const verdict = counterexample ? 'violated' : limit ? 'limit' : 'holds';
   const coverage: Coverage =

@@ -6,6 +6,7 @@ import {
   CloneError,
   Execution,
   GraphTemplate,
+  graphFingerprint,
   type Decider,
   type ExecutionResult,
   type Outcome,
@@ -103,6 +104,11 @@ export function snapshotScenario<S>(
     return null;
   }
   return { ex, state, template };
+}
+
+/** Everything the snapshot holds, as text: it must not change while executions run from it. */
+export function snapshotFingerprint<S>(snapshot: ScenarioSnapshot<S>): string {
+  return graphFingerprint([snapshot.state, ...snapshot.ex.storedValues()]);
 }
 
 /** Makes `ex` a copy of the snapshot's execution and returns the copy of its state. */

@@ -7,6 +7,7 @@
 import type { ExecutionResult, ParamValue, TokenHeader } from '../sim/index.ts';
 import {
   DEFAULT_LIMITS,
+  SnapshotAudit,
   makeCounterexample,
   makeStrategy,
   type Limits,
@@ -60,6 +61,8 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
     const args = resolveArgs(scenario, o.params, variant);
     const strategy = makeStrategy(o, limits);
     const snapshot = snapshotScenario(scenario, args, limits.stepsMax);
+    const audit =
+      snapshot === null ? null : new SnapshotAudit(scenario, args, snapshot, limits.stepsMax);
     const found = new Map<string, { violation: Violation; result: ExecutionResult }>();
     let executions = 0;
     let limited = false;
@@ -77,6 +80,7 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
         snapshot,
       );
       strategy.finish(judged.result);
+      audit?.execution(judged, executions);
       executions++;
       if (judged.stepLimited) {
         limited = true;
@@ -85,6 +89,7 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
       for (const v of judged.violations)
         if (!found.has(v.property)) found.set(v.property, { violation: v, result: judged.result });
     }
+    audit?.end();
     const header: TokenHeader = {
       scenario: o.scenarioRef,
       variant,

@@ -401,3 +401,44 @@ export function copyGraph<T>(
   );
   return template.instantiate(substitutions.map(([, to]) => to))[0] as T;
 }
+
+/**
+ * A canonical text of everything reachable from `roots`: shapes, values and sharing (functions
+ * by name). Two graphs have the same fingerprint when one is a faithful copy of the other, and a
+ * graph's fingerprint changes when anything reachable in it is modified; used to check that a
+ * snapshot stays as it was taken.
+ */
+export function graphFingerprint(roots: readonly unknown[]): string {
+  const ids = new Map<object, number>();
+  const out: string[] = [];
+  const visit = (v: unknown): string => {
+    if (v === undefined) return 'undefined';
+    if (typeof v === 'bigint') return `${v}n`;
+    if (typeof v === 'function') return `fn ${v.name}`;
+    if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+    const seen = ids.get(v);
+    if (seen !== undefined) return `#${seen}`;
+    const id = ids.size;
+    ids.set(v, id);
+    let body: string;
+    if (v instanceof ArrayBuffer) body = hex(new Uint8Array(v));
+    else if (ArrayBuffer.isView(v)) body = `${visit(v.buffer)}@${v.byteOffset}+${v.byteLength}`;
+    else if (v instanceof Map) body = [...v].map(([k, x]) => `${visit(k)}=>${visit(x)}`).join(',');
+    else if (v instanceof Set) body = [...v].map(visit).join(',');
+    else
+      body = Object.keys(v)
+        .map((k) => `${k}:${visit((v as Record<string, unknown>)[k])}`)
+        .join(',');
+    const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
+    out.push(`#${id} ${proto?.constructor?.name ?? 'null'}{${body}}`);
+    return `#${id}`;
+  };
+  roots.forEach(visit);
+  return out.join('\n');
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}

@@ -4,16 +4,22 @@
  * the same number of executions and steps, and the same set of terminal states either way; the
  * snapshot itself never changes while executions run from copies of it (a closure that kept
  * the original kernel would change it); a state that cannot be copied makes the search run the
- * prologue every time, with the same results, and says why.
+ * prologue every time, with the same results, and says why; a closure that keeps prologue state
+ * (which no copy can see) stops the search with an error instead of a wrong verdict.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { check } from '../../src/explore/check.ts';
-import { runScenarioOnce, snapshotScenario, type JudgedExecution } from '../../src/explore/run.ts';
+import {
+  runScenarioOnce,
+  snapshotFingerprint,
+  snapshotScenario,
+  type JudgedExecution,
+} from '../../src/explore/run.ts';
 import { defineScenario, resolveArgs, type Scenario } from '../../src/explore/scenario.ts';
 import { DporStrategy } from '../../src/explore/strategies/dpor.ts';
 import { BUILTIN_SCENARIOS } from '../../src/scenarios/registry.ts';
-import { op, type ParamValue } from '../../src/sim/index.ts';
+import { InputError, op, type ParamValue } from '../../src/sim/index.ts';
 
 /** Smaller parameters where the full search would take seconds in each mode. */
 const PARAMS: Readonly<Record<string, Readonly<Record<string, ParamValue>>>> = {
@@ -28,36 +34,6 @@ async function withPrologue(): Promise<Array<{ name: string; scenario: Scenario 
     if (scenario.prologue !== undefined) out.push({ name: b.name, scenario });
   }
   return out;
-}
-
-/** A canonical dump of everything reachable from `root`: shapes, values and sharing. */
-function fingerprint(root: unknown): string {
-  const ids = new Map<object, number>();
-  const out: string[] = [];
-  const visit = (v: unknown): string => {
-    if (typeof v === 'bigint') return `${v}n`;
-    if (typeof v === 'function') return `fn ${v.name}`;
-    if (v === undefined) return 'undefined';
-    if (typeof v !== 'object' || v === null) return JSON.stringify(v);
-    const seen = ids.get(v);
-    if (seen !== undefined) return `#${seen}`;
-    const id = ids.size;
-    ids.set(v, id);
-    let body: string;
-    if (ArrayBuffer.isView(v))
-      body = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
-    else if (v instanceof Map) body = [...v].map(([k, x]) => `${visit(k)}=>${visit(x)}`).join(',');
-    else if (v instanceof Set) body = [...v].map(visit).join(',');
-    else
-      body = Object.keys(v)
-        .map((k) => `${k}:${visit((v as Record<string, unknown>)[k])}`)
-        .join(',');
-    const proto = Object.getPrototypeOf(v) as { constructor: { name: string } } | null;
-    out.push(`#${id} ${proto === null ? 'null' : proto.constructor.name}{${body}}`);
-    return `#${id}`;
-  };
-  visit(root);
-  return out.join('\n');
 }
 
 test('built-in scenarios with a prologue: snapshot and re-run reach the same results', async () => {
@@ -91,8 +67,7 @@ test('the snapshot does not change while executions run from copies of it', asyn
     const args = resolveArgs(scenario, PARAMS[name] ?? {});
     const snap = snapshotScenario(scenario, args, 10_000);
     assert.ok(snap !== null, name);
-    const locals = (snap.ex as unknown as { locals: unknown }).locals;
-    const before = fingerprint([snap.state, locals]);
+    const before = snapshotFingerprint(snap);
     const dpor = new DporStrategy();
     for (let n = 0; n < 50 && dpor.next(); n++) {
       const judged: JudgedExecution = runScenarioOnce(
@@ -105,7 +80,7 @@ test('the snapshot does not change while executions run from copies of it', asyn
       dpor.finish();
       assert.equal(judged.violation, null, `${name}: ${judged.violation?.message}`);
     }
-    assert.equal(fingerprint([snap.state, locals]), before, name);
+    assert.equal(snapshotFingerprint(snap), before, name);
   }
 });
 
@@ -153,4 +128,51 @@ test('a state that cannot be copied: every execution runs the prologue, same res
   assert.match(r.snapshotRefused ?? '', /cannot snapshot a generator at state\.gen/);
   assert.equal(r.verdict, 'holds');
   assert.deepEqual(r.terminalStates, ['complete:0', 'complete:1']);
+});
+
+test('a closure that keeps prologue state makes the search stop with a clear error', () => {
+  interface S {
+    counter: { n: number };
+    bump: (() => void) | null;
+    seen: number[];
+  }
+  const scenario = defineScenario<S>({
+    name: 'leaky',
+    description: 'the prologue leaves a closure over one of its objects in the state',
+    setup: () => ({ counter: { n: 0 }, bump: null, seen: [] }),
+    *prologue(s) {
+      yield op('setup-step');
+      const c = s.counter;
+      s.bump = () => {
+        c.n++;
+      };
+    },
+    tasks: (s) => [
+      {
+        name: 'a',
+        *body() {
+          yield op('a', [{ object: 0, kind: 'write' }]);
+          s.bump?.();
+          s.seen.push(s.counter.n);
+        },
+      },
+    ],
+    observe: (s) => s.seen.join(','),
+  });
+  assert.throws(
+    () => check(scenario, { scenarioRef: 'leaky', strategy: 'dpor', seed: 1 }),
+    (e: unknown) =>
+      e instanceof InputError &&
+      /prologue cannot be snapshotted faithfully: execution 1 ended "complete:0 in \d+ steps" from the snapshot but "complete:1/.test(
+        e.message,
+      ) &&
+      /--no-snapshot/.test(e.message),
+  );
+  const plain = check(scenario, {
+    scenarioRef: 'leaky',
+    strategy: 'dpor',
+    seed: 1,
+    snapshot: false,
+  });
+  assert.equal(plain.verdict, 'holds');
 });

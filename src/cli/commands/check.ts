@@ -33,6 +33,8 @@ interface CheckFlags {
   json?: true;
   trace?: string;
   report?: string;
+  /** false with --no-snapshot. */
+  snapshot: boolean;
 }
 
 function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
@@ -52,6 +54,7 @@ function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
       preemptionsMax: f.preemptions ?? scenario.defaults?.preemptions ?? null,
       secondsMax: f.seconds ?? null,
     },
+    snapshot: f.snapshot,
     clock: () => performance.now(),
     onProgress: (p) => {
       progress.update(`${ref}: ${p.executions} executions, ${p.steps} steps`);
@@ -130,6 +133,7 @@ export function registerCheck(program: Command): void {
     .option('--json', 'print the result as JSON')
     .option('--trace <file>', 'write the counterexample as a Chrome/Perfetto trace (JSON)')
     .option('--report <file>', 'write the counterexample as a self-contained HTML report')
+    .option('--no-snapshot', 'run the scenario prologue in every execution instead of copying it')
     .action(async (ref, flags) => {
       if (ref === undefined) {
         process.exitCode = await checkAll(flags);
