@@ -148,6 +148,11 @@ test('a scenario with a prologue says it ran once, and its counterexample timeli
   const held = luosim('check', 'luo-finish-vs-retrieve', '--param', 'vm=false');
   assert.equal(held.code, 0, held.stderr);
   assert.match(held.stdout, /prologue {3}\d+ steps, run once: every execution starts from/);
+  const again = luosim('check', 'luo-finish-vs-retrieve', '--param', 'vm=false', '--no-snapshot');
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stdout, /prologue/);
+  const search = (out: string) => /search {5}.*/.exec(out)?.[0];
+  assert.equal(search(again.stdout), search(held.stdout), 'the same executions and steps');
   const broken = luosim('check', 'gmem-freeze-race', '--variant', 'no-frozen-check-in-fallocate');
   assert.equal(broken.code, 1, broken.stderr);
   const timeline = executionBlock(broken.stdout);
