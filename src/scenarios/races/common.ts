@@ -7,6 +7,7 @@
  * scenario exhaustively; the single-threaded parts (building the VM, the kexec, the checks) run
  * in the scenario's one setup task and cost few scheduling decisions.
  */
+import type { Property } from '../../explore/scenario.ts';
 import type { Sched, Sim } from '../../sim/index.ts';
 import { GUEST_DONE, guest_store } from '../../user/guest.ts';
 import {
@@ -147,4 +148,31 @@ export function* readGmemByte(
   const r = yield* sys.load(addr + page * PAGE, 1);
   must('munmap', yield* sys.munmap(addr, pages * PAGE));
   return r.ok ? (r.bytes[0] ?? 0) : -1;
+}
+
+/** A scenario state in which its tasks record the verdicts of their checks, by name. */
+export interface RecordedChecks {
+  readonly checks: Readonly<Record<string, true | string>>;
+}
+
+/**
+ * A property whose verdict the scenario's tasks recorded in `checks` under `keys`: the first
+ * failure among them, and "not checked" for a key no task recorded (the check was not reached).
+ */
+export function recordedProperty<S extends RecordedChecks>(
+  name: string,
+  description: string,
+  ...keys: readonly string[]
+): Property<S> {
+  return {
+    name,
+    description,
+    check: (s) => {
+      for (const key of keys) {
+        const r = s.checks[key] ?? 'not checked';
+        if (r !== true) return r;
+      }
+      return true;
+    },
+  };
 }

@@ -55,6 +55,7 @@ import {
   bootSystem,
   guestWritesPages,
   must,
+  recordedProperty,
   pageByte,
   preserveSession,
   readGmemByte,
@@ -74,7 +75,6 @@ interface State {
   checks: Record<string, true | string>;
 }
 
-const ok = (s: State, name: string): true | string => s.checks[name] ?? 'not checked';
 const expect = (what: string, got: number, want: number): true | string =>
   got === want || `${what} = ${got}, expected ${want}`;
 const all = (...r: Array<true | string>): true | string =>
@@ -181,26 +181,24 @@ export default defineScenario<State>({
     },
   ],
   properties: [
-    {
-      name: 'aborted-kexec-stays-frozen',
-      description:
-        'the reboot fails with -ENOENT; the guest_memfd stays frozen (fallocate -EPERM) and KHO ' +
+    recordedProperty(
+      'aborted-kexec-stays-frozen',
+      'the reboot fails with -ENOENT; the guest_memfd stays frozen (fallocate -EPERM) and KHO ' +
         'holds exactly the records',
-      check: (s) => ok(s, 'aborted'),
-    },
-    {
-      name: 'frozen-fault-exits',
-      description: 'the racing guest store to the absent page exits: KVM_EXIT_MEMORY_FAULT, -EPERM',
-      check: (s) => ok(s, 'guest'),
-    },
-    {
-      name: 'second-reboot-succeeds',
-      description:
-        'after the fix: the second reboot succeeds and the guest data, pages, refcounts and ' +
+      'aborted',
+    ),
+    recordedProperty(
+      'frozen-fault-exits',
+      'the racing guest store to the absent page exits: KVM_EXIT_MEMORY_FAULT, -EPERM',
+      'guest',
+    ),
+    recordedProperty(
+      'second-reboot-succeeds',
+      'after the fix: the second reboot succeeds and the guest data, pages, refcounts and ' +
         'session are consistent in the next kernel (or, after a close, the guest_memfd is ' +
         'unfrozen and nothing stays preserved)',
-      check: (s) => ok(s, 'fixed'),
-    },
+      'fixed',
+    ),
   ],
   observe: (s) => `reboot1=${s.results.reboot1} run=${s.results.run} exit=${s.results.exit}`,
   defaults: { strategy: 'dpor', expect: 'holds' },

@@ -35,6 +35,7 @@ import {
   bootSystem,
   guestWritesPages,
   must,
+  recordedProperty,
   pageByte,
   preserveSession,
   readGmemByte,
@@ -56,8 +57,6 @@ interface State {
   checks: Record<string, true | string>;
   next: Process | null;
 }
-
-const ok = (s: State, name: string): true | string => s.checks[name] ?? 'not checked';
 
 export default defineScenario<State>({
   name: 'gmem-concurrent-retrieve',
@@ -122,38 +121,33 @@ export default defineScenario<State>({
     },
   ],
   properties: [
-    {
-      name: 'both-retrieves-succeed',
-      description: 'RETRIEVE_FD of the VM and of the guest_memfd both return an fd, in any order',
-      check: (s) => ok(s, 'both'),
-    },
-    {
-      name: 'vm-retrieved-once',
-      description: 'one struct kvm: the guest_memfd binds to the retrieved VM, named "1" (B.7)',
-      check: (s) => ok(s, 'once'),
-    },
-    {
-      name: 'guest-data-survives',
-      description: 'the bytes the guest wrote before the kexec read back from the guest_memfd',
-      check: (s) => ok(s, 'data'),
-    },
-    {
-      name: 'refcounts-balance',
-      description:
-        'file and struct kvm counts equal their holders, after retrieve and after FINISH',
-      check: (s) =>
-        ok(s, 'refsRetrieved') !== true ? ok(s, 'refsRetrieved') : ok(s, 'refsFinished'),
-    },
-    {
-      name: 'no-preserved-page-leak',
-      description: 'after FINISH no handed-over page is unrestored, none is cached twice',
-      check: (s) => ok(s, 'pages'),
-    },
-    {
-      name: 'sessions-end',
-      description: 'the incoming session ends finished',
-      check: (s) => ok(s, 'sessions'),
-    },
+    recordedProperty(
+      'both-retrieves-succeed',
+      'RETRIEVE_FD of the VM and of the guest_memfd both return an fd, in any order',
+      'both',
+    ),
+    recordedProperty(
+      'vm-retrieved-once',
+      'one struct kvm: the guest_memfd binds to the retrieved VM, named "1" (B.7)',
+      'once',
+    ),
+    recordedProperty(
+      'guest-data-survives',
+      'the bytes the guest wrote before the kexec read back from the guest_memfd',
+      'data',
+    ),
+    recordedProperty(
+      'refcounts-balance',
+      'file and struct kvm counts equal their holders, after retrieve and after FINISH',
+      'refsRetrieved',
+      'refsFinished',
+    ),
+    recordedProperty(
+      'no-preserved-page-leak',
+      'after FINISH no handed-over page is unrestored, none is cached twice',
+      'pages',
+    ),
+    recordedProperty('sessions-end', 'the incoming session ends finished', 'sessions'),
   ],
   observe: (s) => JSON.stringify(s.checks),
   defaults: { strategy: 'dpor', expect: 'holds' },

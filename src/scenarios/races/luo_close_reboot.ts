@@ -57,6 +57,7 @@ import {
   bootSystem,
   guestWritesPages,
   must,
+  recordedProperty,
   pageByte,
   preserveSession,
   readGmemByte,
@@ -77,7 +78,6 @@ interface State {
   checks: Record<string, true | string>;
 }
 
-const ok = (s: State, name: string): true | string => s.checks[name] ?? 'not checked';
 const all = (...r: Array<true | string>): true | string =>
   r.every((x) => x === true) || r.filter((x) => x !== true).join('; ');
 
@@ -172,33 +172,32 @@ export default defineScenario<State>({
     },
   ],
   properties: [
-    {
-      name: 'failed-reboot-consistent',
-      description:
-        'a reboot that lost the race fails with -ENOENT; the closed session is unpreserved (B ' +
+    recordedProperty(
+      'failed-reboot-consistent',
+      'a reboot that lost the race fails with -ENOENT; the closed session is unpreserved (B ' +
         'unfrozen), A stays frozen, KHO holds exactly the records of the live session',
-      check: (s) => ok(s, 'failed'),
-    },
-    {
-      name: 'next-session-consistent',
-      description: 'the next kernel sees "keep" whole with the guest data and not "doomed"',
-      check: (s) => ok(s, 'next'),
-    },
-    {
-      name: 'no-preserved-page-leak',
-      description: 'after FINISH no handed-over page is left unrestored, none is cached twice',
-      check: (s) => ok(s, 'pages'),
-    },
-    {
-      name: 'refcounts-balance',
-      description: 'file and struct kvm counts equal their holders at the end',
-      check: (s) => ok(s, 'refs'),
-    },
-    {
-      name: 'sessions-end',
-      description: 'every session ends finished (next kernel) or unpreserved (closed before)',
-      check: (s) => ok(s, 'sessions'),
-    },
+      'failed',
+    ),
+    recordedProperty(
+      'next-session-consistent',
+      'the next kernel sees "keep" whole with the guest data and not "doomed"',
+      'next',
+    ),
+    recordedProperty(
+      'no-preserved-page-leak',
+      'after FINISH no handed-over page is left unrestored, none is cached twice',
+      'pages',
+    ),
+    recordedProperty(
+      'refcounts-balance',
+      'file and struct kvm counts equal their holders at the end',
+      'refs',
+    ),
+    recordedProperty(
+      'sessions-end',
+      'every session ends finished (next kernel) or unpreserved (closed before)',
+      'sessions',
+    ),
   ],
   observe: (s) => `close=${s.results.close} reboot=${s.results.reboot}`,
   defaults: { strategy: 'dpor', expect: 'holds' },

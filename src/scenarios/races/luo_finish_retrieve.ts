@@ -37,6 +37,7 @@ import {
   bootSystem,
   guestWritesPages,
   must,
+  recordedProperty,
   pageByte,
   preserveSession,
   readGmemByte,
@@ -62,7 +63,6 @@ interface State {
   checks: Record<string, true | string>;
 }
 
-const ok = (s: State, name: string): true | string => s.checks[name] ?? 'not checked';
 const outcome = (r: number | undefined): string =>
   r === undefined ? 'none' : r >= 0 ? 'fd' : String(r);
 
@@ -153,32 +153,28 @@ export default defineScenario<State>({
     },
   ],
   properties: [
-    {
-      name: 'consistent-results',
-      description:
-        'FINISH is 0 or -EBUSY; a retrieve is an fd, or -ENOENT after a successful FINISH',
-      check: (s) => ok(s, 'results'),
-    },
-    {
-      name: 'retrieved-data-intact',
-      description: 'a retrieved guest_memfd holds the guest bytes and binds to the retrieved VM',
-      check: (s) => (ok(s, 'data') !== true ? ok(s, 'data') : ok(s, 'once')),
-    },
-    {
-      name: 'no-preserved-page-leak',
-      description: 'no handed-over page is left unrestored, none is cached twice',
-      check: (s) => ok(s, 'pages'),
-    },
-    {
-      name: 'refcounts-balance',
-      description: 'file and struct kvm counts equal their holders at the end',
-      check: (s) => ok(s, 'refs'),
-    },
-    {
-      name: 'sessions-end',
-      description: 'the incoming session ends finished',
-      check: (s) => ok(s, 'sessions'),
-    },
+    recordedProperty(
+      'consistent-results',
+      'FINISH is 0 or -EBUSY; a retrieve is an fd, or -ENOENT after a successful FINISH',
+      'results',
+    ),
+    recordedProperty(
+      'retrieved-data-intact',
+      'a retrieved guest_memfd holds the guest bytes and binds to the retrieved VM',
+      'data',
+      'once',
+    ),
+    recordedProperty(
+      'no-preserved-page-leak',
+      'no handed-over page is left unrestored, none is cached twice',
+      'pages',
+    ),
+    recordedProperty(
+      'refcounts-balance',
+      'file and struct kvm counts equal their holders at the end',
+      'refs',
+    ),
+    recordedProperty('sessions-end', 'the incoming session ends finished', 'sessions'),
   ],
   observe: (s) =>
     `finish=${s.results.finish} gmem=${outcome(s.results.gmem)} vm=${outcome(s.results.vm)}`,

@@ -99,6 +99,13 @@ export interface KhoRadixCursor {
 
 export const kho_radix_cursor = (): KhoRadixCursor => ({ prefix: -1, leaf: 0, bytes: null });
 
+/** Points the cursor at the leaf of `prefix` (its bytes are looked up again when needed). */
+function cursor_at(cursor: KhoRadixCursor, prefix: number, leaf: number): void {
+  cursor.prefix = prefix;
+  cursor.leaf = leaf;
+  cursor.bytes = null;
+}
+
 /**
  * Sets the bit of (pfn, order) under `root`; 0 or -ENOMEM. The caller holds the tree lock. A
  * cursor skips the descent when the key is in the leaf of the previous update (the same bytes
@@ -137,11 +144,7 @@ export function __kho_radix_add_page(
       fresh.push(page);
       node = page;
     }
-    if (cursor !== null) {
-      cursor.prefix = prefix;
-      cursor.leaf = node;
-      cursor.bytes = null;
-    }
+    if (cursor !== null) cursor_at(cursor, prefix, node);
   }
   const mask = 1 << (bit & 7);
   if (cursor !== null && node % PAGE_SIZE === 0) {
@@ -175,11 +178,7 @@ export function __kho_radix_del_page(
       if (child === 0) return false;
       node = child;
     }
-    if (cursor !== null) {
-      cursor.prefix = prefix;
-      cursor.leaf = node;
-      cursor.bytes = null;
-    }
+    if (cursor !== null) cursor_at(cursor, prefix, node);
   }
   const mask = 1 << (bit & 7);
   if (cursor !== null && node % PAGE_SIZE === 0) {
