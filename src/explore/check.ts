@@ -163,33 +163,56 @@ export function makeCounterexample<S>(
 const AUDIT_EVERY = 1000;
 
 /**
- * Guards a search against a snapshot that is not faithful (state kept alive by a closure the
- * copy cannot see, docs/engine.md): the first completed execution and every AUDIT_EVERY-th are
- * run again with the prologue, and must end the same way; at the end, the snapshot must be as it
- * was taken. A failure is the scenario's error (InputError, exit 2), not a verdict.
+ * The executions of one search: each starts from the scenario's prologue snapshot when it has
+ * one (and `snapshot` is not false), and the snapshot is guarded against not being faithful
+ * (state kept alive by a closure the copy cannot see, docs/engine.md): the first completed
+ * execution and every AUDIT_EVERY-th are run again with the prologue and must end the same way,
+ * and at the end the snapshot must be as it was taken. A failure is the scenario's error
+ * (InputError, exit 2), not a verdict.
  */
-export class SnapshotAudit<S> {
+export class SearchExecutions<S> {
+  readonly snapshot: ScenarioSnapshot<S> | null;
+  /** Why the snapshot could not be taken (null: it was, or there is no prologue). */
+  refused: string | null = null;
   private readonly scenario: Scenario<S>;
   private readonly args: ScenarioArgs;
-  private readonly snapshot: ScenarioSnapshot<S>;
   private readonly stepsMax: number;
-  private readonly before: string;
+  private readonly before: string | null;
+  private count = 0;
   private audited = 0;
 
-  constructor(
-    scenario: Scenario<S>,
-    args: ScenarioArgs,
-    snapshot: ScenarioSnapshot<S>,
-    stepsMax: number,
-  ) {
+  constructor(scenario: Scenario<S>, args: ScenarioArgs, stepsMax: number, snapshot = true) {
     this.scenario = scenario;
     this.args = args;
-    this.snapshot = snapshot;
     this.stepsMax = stepsMax;
-    this.before = snapshotFingerprint(snapshot);
+    this.snapshot = snapshot
+      ? snapshotScenario(scenario, args, stepsMax, (why) => (this.refused = why))
+      : null;
+    this.before = this.snapshot === null ? null : snapshotFingerprint(this.snapshot);
   }
 
-  execution(judged: JudgedExecution, index: number): void {
+  /** Runs the strategy's next execution (after its `next()`), reports it to it, and audits. */
+  run(strategy: Strategy): JudgedExecution {
+    const judged = runScenarioOnce(
+      this.scenario,
+      this.args,
+      strategy.decider,
+      { stepsMax: this.stepsMax, trace: false },
+      this.snapshot,
+    );
+    strategy.finish(judged.result);
+    if (this.snapshot !== null) this.audit(judged, this.count);
+    this.count++;
+    return judged;
+  }
+
+  /** At the end of the search: the snapshot must be unchanged. */
+  end(): void {
+    if (this.snapshot !== null && snapshotFingerprint(this.snapshot) !== this.before)
+      this.fail('the snapshot itself was modified while executions ran from copies of it');
+  }
+
+  private audit(judged: JudgedExecution, index: number): void {
     if (judged.terminal === null || (this.audited > 0 && index % AUDIT_EVERY !== 0)) return;
     this.audited++;
     const replay = new ReplayStrategy(deviationsOf(judged.result.decisions));
@@ -202,11 +225,6 @@ export class SnapshotAudit<S> {
     const now = `${again.terminal ?? again.result.outcome.kind} in ${again.result.steps} steps`;
     if (was !== now || judged.violation?.property !== again.violation?.property)
       this.fail(`execution ${index + 1} ended "${was}" from the snapshot but "${now}" without it`);
-  }
-
-  end(): void {
-    if (snapshotFingerprint(this.snapshot) !== this.before)
-      this.fail('the snapshot itself was modified while executions ran from copies of it');
   }
 
   private fail(what: string): never {
@@ -238,13 +256,8 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
   let counterexample: Counterexample | null = null;
   let pruned = 0;
   const terminals = o.exploreAll ? new Set<string>() : null;
-  let snapshotRefused: string | null = null;
-  const snapshot =
-    (o.snapshot ?? true)
-      ? snapshotScenario(scenario, args, limits.stepsMax, (why) => (snapshotRefused = why))
-      : null;
-  const audit =
-    snapshot === null ? null : new SnapshotAudit(scenario, args, snapshot, limits.stepsMax);
+  const search = new SearchExecutions(scenario, args, limits.stepsMax, o.snapshot ?? true);
+  const snapshot = search.snapshot;
 
   for (;;) {
     if (executions >= limits.executionsMax) {
@@ -257,15 +270,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
       break;
     }
     if (!strategy.next()) break;
-    const judged = runScenarioOnce(
-      scenario,
-      args,
-      strategy.decider,
-      { stepsMax: limits.stepsMax, trace: false },
-      snapshot,
-    );
-    strategy.finish(judged.result);
-    audit?.execution(judged, executions);
+    const judged = search.run(strategy);
     executions++;
     steps += judged.result.steps;
     if (judged.result.outcome.kind === 'pruned') pruned++;
@@ -288,7 +293,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
       break;
     }
   }
-  audit?.end();
+  search.end();
   const seconds = clock ? (clock() - start) / 1000 : null;
   const verdict = counterexample ? 'violated' : limit ? 'limit' : 'holds';
   const coverage: Coverage =
@@ -313,7 +318,7 @@ export function check<S>(scenario: Scenario<S>, o: CheckOptions): CheckResult {
     limits,
     pruned,
     terminalStates: terminals ? [...terminals].sort() : null,
-    snapshotRefused,
+    snapshotRefused: search.refused,
     snapshotSteps: snapshot === null ? null : snapshot.ex.stepCount,
   };
 }

@@ -7,13 +7,13 @@
 import type { ExecutionResult, ParamValue, TokenHeader } from '../sim/index.ts';
 import {
   DEFAULT_LIMITS,
-  SnapshotAudit,
+  SearchExecutions,
   makeCounterexample,
   makeStrategy,
   type Limits,
   type StrategyName,
 } from './check.ts';
-import { runScenarioOnce, snapshotScenario, type Violation } from './run.ts';
+import type { Violation } from './run.ts';
 import { resolveArgs, type Scenario } from './scenario.ts';
 import type { Coverage } from './strategy.ts';
 
@@ -60,9 +60,8 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
   for (const [variant, description] of Object.entries(scenario.variants)) {
     const args = resolveArgs(scenario, o.params, variant);
     const strategy = makeStrategy(o, limits);
-    const snapshot = snapshotScenario(scenario, args, limits.stepsMax);
-    const audit =
-      snapshot === null ? null : new SnapshotAudit(scenario, args, snapshot, limits.stepsMax);
+    const search = new SearchExecutions(scenario, args, limits.stepsMax);
+    const snapshot = search.snapshot;
     const found = new Map<string, { violation: Violation; result: ExecutionResult }>();
     let executions = 0;
     let limited = false;
@@ -72,15 +71,7 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
         break;
       }
       if (!strategy.next()) break;
-      const judged = runScenarioOnce(
-        scenario,
-        args,
-        strategy.decider,
-        { stepsMax: limits.stepsMax, trace: false },
-        snapshot,
-      );
-      strategy.finish(judged.result);
-      audit?.execution(judged, executions);
+      const judged = search.run(strategy);
       executions++;
       if (judged.stepLimited) {
         limited = true;
@@ -89,7 +80,7 @@ export function checkVariants<S>(scenario: Scenario<S>, o: VariantsOptions): Var
       for (const v of judged.violations)
         if (!found.has(v.property)) found.set(v.property, { violation: v, result: judged.result });
     }
-    audit?.end();
+    search.end();
     const header: TokenHeader = {
       scenario: o.scenarioRef,
       variant,
