@@ -29,8 +29,13 @@ export class CloneError extends ModelAssertion {
   }
 }
 
-/** Objects built by a factory, with how to build them again. */
-const recipes = new WeakMap<object, Recipe>();
+/**
+ * How an object built by a factory is built again, kept on the object under this symbol (not a
+ * WeakMap: every copy registers its rebuilt objects again, and a WeakMap that grows by a few
+ * entries per execution made the garbage collector's ephemeron work half of a snapshot's cost).
+ * Symbol keys are invisible to Object.keys, so fills, fingerprints and copies never see it.
+ */
+const RECIPE: unique symbol = Symbol('rebuiltBy');
 
 interface Recipe {
   readonly factory: (...args: never[]) => object;
@@ -48,7 +53,7 @@ export function rebuiltBy<A extends unknown[], T extends object>(
   ...args: A
 ): T {
   const recipe: Recipe = { factory: factory as unknown as Recipe['factory'], args };
-  recipes.set(obj, recipe);
+  (obj as { [RECIPE]?: Recipe })[RECIPE] = recipe;
   return obj;
 }
 
@@ -244,7 +249,7 @@ export class GraphTemplate {
       };
       nodes.push(node);
       index.set(x, id);
-      const recipe = recipes.get(x);
+      const recipe = Object.hasOwn(x, RECIPE) ? (x as { [RECIPE]?: Recipe })[RECIPE] : undefined;
       if (recipe !== undefined) {
         node.kind = K.Rebuild;
         node.data = recipe.factory;
