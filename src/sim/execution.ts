@@ -287,13 +287,12 @@ export class Execution implements Sim {
 
   private loop(): Outcome {
     const { stepsMax, monitor } = this.options;
-    const enabled: TaskId[] = [];
-    // The live tasks as strategies see them; reused from step to step (valid during a call).
-    const views: TaskView[] = [];
     const wantViews = this.decider.schedule !== undefined || this.decider.terminal !== undefined;
     for (;;) {
-      enabled.length = 0;
-      views.length = 0;
+      // Fresh arrays each step: cheaper than truncating (a runtime call) and valid during a call.
+      const enabled: TaskId[] = [];
+      // The live tasks as strategies see them (the views themselves are reused from step to step).
+      const views: TaskView[] = [];
       let live = 0;
       let currentEnabled = false;
       for (const t of this.tasks) {

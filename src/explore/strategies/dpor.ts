@@ -76,12 +76,13 @@ export class DporStrategy implements Strategy {
   private started = false;
   private done = false;
   // Per-execution happens-before bookkeeping, rebuilt on every run.
+  // Indexed by task id or object id (small integers): arrays, not Maps, on this hot path.
   private events: Event[] = [];
-  private taskClock = new Map<TaskId, number[]>();
-  private byObject = new Map<number, number[]>();
-  private lastWrite = new Map<number, readonly number[]>();
-  private readsSince = new Map<number, number[]>();
-  private known = new Set<TaskId>();
+  private taskClock: (number[] | undefined)[] = [];
+  private byObject: (number[] | undefined)[] = [];
+  private lastWrite: (readonly number[] | undefined)[] = [];
+  private readsSince: (number[] | undefined)[] = [];
+  private known: boolean[] = [];
   /** Executions abandoned because every enabled task was asleep. */
   pruned = 0;
 
@@ -149,11 +150,11 @@ export class DporStrategy implements Strategy {
   private resetRun(): void {
     this.pos = 0;
     this.events = [];
-    this.taskClock = new Map();
-    this.byObject = new Map();
-    this.lastWrite = new Map();
-    this.readsSince = new Map();
-    this.known = new Set();
+    this.taskClock = [];
+    this.byObject = [];
+    this.lastWrite = [];
+    this.readsSince = [];
+    this.known = [];
   }
 
   private choose(n: number): number {
@@ -224,38 +225,39 @@ export class DporStrategy implements Strategy {
   /** Tasks seen for the first time were created by the task that ran last. */
   private noteNewTasks(live: readonly TaskView[]): void {
     for (const v of live) {
-      if (this.known.has(v.id)) continue;
-      this.known.add(v.id);
+      if (this.known[v.id] === true) continue;
+      this.known[v.id] = true;
       const last = this.events[this.events.length - 1];
-      if (last !== undefined) this.taskClock.set(v.id, [...last.clock]);
+      if (last !== undefined) this.taskClock[v.id] = [...last.clock];
     }
   }
 
   private record(task: TaskId, access: readonly Access[], node: number): void {
-    const clock = [...(this.taskClock.get(task) ?? [])];
+    const prev = this.taskClock[task];
+    const clock = prev === undefined ? [] : prev.slice();
     for (const a of access) {
-      const w = this.lastWrite.get(a.object);
+      const w = this.lastWrite[a.object];
       if (w) join(clock, w);
       if (a.kind !== 'read') {
-        const r = this.readsSince.get(a.object);
+        const r = this.readsSince[a.object];
         if (r) join(clock, r);
       }
     }
     clock[task] = (clock[task] ?? 0) + 1;
     const index = this.events.length;
     this.events.push({ task, access, node, clock });
-    this.taskClock.set(task, clock);
+    this.taskClock[task] = clock;
     for (const a of access) {
-      let list = this.byObject.get(a.object);
-      if (!list) this.byObject.set(a.object, (list = []));
+      let list = this.byObject[a.object];
+      if (!list) this.byObject[a.object] = list = [];
       list.push(index);
       if (a.kind === 'read') {
-        let r = this.readsSince.get(a.object);
-        if (!r) this.readsSince.set(a.object, (r = []));
+        let r = this.readsSince[a.object];
+        if (!r) this.readsSince[a.object] = r = [];
         join(r, clock);
       } else {
-        this.lastWrite.set(a.object, clock);
-        this.readsSince.delete(a.object);
+        this.lastWrite[a.object] = clock;
+        this.readsSince[a.object] = undefined;
       }
     }
   }
@@ -265,7 +267,7 @@ export class DporStrategy implements Strategy {
     const last = this.events[this.events.length - 1];
     for (const v of live) {
       if (v.access.length === 0) continue;
-      const pClock = this.taskClock.get(v.id) ?? [];
+      const pClock = this.taskClock[v.id] ?? [];
       // Only the task that just ran has a new pending operation; for the others only the new
       // event can be a new latest race (older ones were handled at earlier states).
       const race =
@@ -287,7 +289,7 @@ export class DporStrategy implements Strategy {
     let best = -1;
     for (const a of v.access) {
       const list =
-        only === null ? (this.byObject.get(a.object) ?? []) : this.eventsOn(a.object, only);
+        only === null ? (this.byObject[a.object] ?? []) : this.eventsOn(a.object, only);
       for (let k = list.length - 1; k >= 0; k--) {
         const i = list[k] as number;
         if (i <= best) break;

@@ -93,9 +93,10 @@ export function defineStruct<const F extends StructFields>(
     const dv = view(bytes, at);
     // Check every value before writing any, so a bad value leaves the buffer untouched.
     const values = entries.map((e) => checkValue(name, e.field, e.type, value[e.field]));
-    entries.forEach(({ offset, type }, i) => {
-      setField(dv, offset, type, values[i] ?? 0);
-    });
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as (typeof entries)[number];
+      setField(dv, e.offset, e.type, values[i] ?? 0);
+    }
   };
 
   const encode = (value: StructValue<F>): Uint8Array => {
@@ -132,18 +133,25 @@ function setField(dv: DataView, offset: number, type: FieldType, v: number | big
   else dv.setUint32(offset, Number(v) >>> 0, true);
 }
 
+function fieldName(struct: string, field: string, type: FieldType): string {
+  return `struct ${struct}: ${field} (${type})`;
+}
+
 function checkValue(struct: string, field: string, type: FieldType, v: unknown): number | bigint {
-  const where = `struct ${struct}: ${field} (${type})`;
+  // Messages are built only on failure: encodes run on hot kernel paths.
   if (type === 'u64' || type === 's64') {
-    if (typeof v !== 'bigint') throw new TypeError(`${where} needs a bigint, got ${typeof v}`);
+    if (typeof v !== 'bigint')
+      throw new TypeError(`${fieldName(struct, field, type)} needs a bigint, got ${typeof v}`);
     const [min, max] = BIGINT_RANGE[type];
-    if (v < min || v > max) throw new RangeError(`${where}: ${v} is out of range`);
+    if (v < min || v > max)
+      throw new RangeError(`${fieldName(struct, field, type)}: ${v} is out of range`);
     return v;
   }
-  if (typeof v !== 'number') throw new TypeError(`${where} needs a number, got ${typeof v}`);
+  if (typeof v !== 'number')
+    throw new TypeError(`${fieldName(struct, field, type)} needs a number, got ${typeof v}`);
   const [min, max] = NUMBER_RANGE[type];
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${where}: ${v} is out of range`);
+    throw new RangeError(`${fieldName(struct, field, type)}: ${v} is out of range`);
   }
   return v;
 }
