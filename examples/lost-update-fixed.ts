@@ -16,8 +16,8 @@ export default defineScenario({
   name: 'lost-update-fixed',
   description: 'the same counter updated under a mutex keeps every increment',
   params: {
-    tasks: { default: 2, description: 'number of incrementing tasks' },
-    increments: { default: 1, description: 'increments per task' },
+    tasks: { default: 2, min: 1, max: 16, description: 'number of incrementing tasks' },
+    increments: { default: 1, min: 1, max: 100, description: 'increments per task' },
   },
   setup: (sim, { params }) => ({
     lock: new Mutex(sim, 'counter_lock'),

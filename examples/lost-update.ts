@@ -9,8 +9,8 @@ export default defineScenario({
   name: 'lost-update',
   description: 'unlocked read-modify-write of a shared counter loses increments',
   params: {
-    tasks: { default: 2, description: 'number of incrementing tasks' },
-    increments: { default: 1, description: 'increments per task' },
+    tasks: { default: 2, min: 1, max: 16, description: 'number of incrementing tasks' },
+    increments: { default: 1, min: 1, max: 100, description: 'increments per task' },
   },
   setup: (sim, { params }) => ({
     counter: new Shared(sim, 'counter', 0),

@@ -23,7 +23,7 @@ interface Obj {
 export default defineScenario({
   name: 'srcu-use-after-free-fixed',
   description: 'synchronize_srcu before the free keeps every reader safe',
-  params: { readers: { default: 2, description: 'number of reader tasks' } },
+  params: { readers: { default: 2, min: 1, max: 16, description: 'number of reader tasks' } },
   setup: (sim) => {
     const obj: Obj = { memory: new Shared(sim, 'obj', 'live') };
     return {

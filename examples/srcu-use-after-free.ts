@@ -24,7 +24,7 @@ interface Obj {
 export default defineScenario({
   name: 'srcu-use-after-free',
   description: 'freeing an SRCU-protected object without synchronize_srcu lets a reader use it',
-  params: { readers: { default: 1, description: 'number of reader tasks' } },
+  params: { readers: { default: 1, min: 1, max: 16, description: 'number of reader tasks' } },
   setup: (sim) => {
     const obj: Obj = { memory: new Shared(sim, 'obj', 'live') };
     return {

@@ -1,5 +1,6 @@
 /** Writes the optional trace (--trace) and report (--report) files of one execution. */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { htmlReport } from '../report/html.ts';
 import { chromeTrace } from '../report/perfetto.ts';
 import { InputError, type ExecutionResult } from '../sim/index.ts';
@@ -22,6 +23,25 @@ function write(path: string, text: string): void {
   } catch (e) {
     throw new InputError(`cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * Checks before a run that `path` can be an output file (its directory exists; it is not a
+ * directory), so that a long run does not end by losing its results to a typo.
+ */
+export function checkOutputPath(path: string | undefined): void {
+  if (path === undefined) return;
+  const full = resolve(path);
+  const dir = statSync(dirname(full), { throwIfNoEntry: false });
+  if (dir === undefined || !dir.isDirectory())
+    throw new InputError(`cannot write ${path}: no directory ${dirname(full)}`);
+  if (statSync(full, { throwIfNoEntry: false })?.isDirectory() === true)
+    throw new InputError(`cannot write ${path}: it is a directory`);
+}
+
+export function checkArtifactPaths(flags: ArtifactFlags): void {
+  checkOutputPath(flags.trace);
+  checkOutputPath(flags.report);
 }
 
 export function writeArtifacts(

@@ -6,7 +6,13 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { isScenario, type Scenario } from '../explore/scenario.ts';
+import {
+  isScenario,
+  scenarioShapeProblem,
+  type Scenario,
+  type ScenarioArgs,
+  type ScenarioTask,
+} from '../explore/scenario.ts';
 import { findBuiltin } from '../scenarios/registry.ts';
 import { InputError } from '../sim/index.ts';
 
@@ -33,5 +39,58 @@ export async function loadScenario(ref: string): Promise<Scenario> {
     throw new InputError(
       `${ref} does not export a scenario (expected: export default defineScenario({...}))`,
     );
-  return exported;
+  const problem = scenarioShapeProblem(exported);
+  if (problem !== null)
+    throw new InputError(`${ref}: not a scenario made by defineScenario: ${problem}`);
+  return blamed(ref, exported);
+}
+
+/**
+ * The scenario of a file, whose hooks report their own exceptions as bad input naming the file
+ * and the hook (exit 2), not as an internal error of luosim. Exceptions inside task bodies and
+ * the prologue are the model's: they stay model-runs violations, as in built-in scenarios.
+ */
+function blamed<S>(ref: string, s: Scenario<S>): Scenario<S> {
+  const guard =
+    <A extends unknown[], R>(what: string, fn: (...a: A) => R) =>
+    (...a: A): R => {
+      try {
+        return fn(...a);
+      } catch (e) {
+        if (e instanceof InputError) throw e;
+        const why = e instanceof Error ? e.message : String(e);
+        throw new InputError(`scenario file ${ref}: ${what} threw: ${why}`);
+      }
+    };
+  const hooks = (list: Scenario<S>['properties'], kind: string): Scenario<S>['properties'] =>
+    list.map((p) => ({ ...p, check: guard(`${kind} ${p.name}`, p.check) }));
+  const tasks = guard('tasks', (state: S, args: ScenarioArgs) => {
+    const list: unknown = s.tasks(state, args);
+    if (!Array.isArray(list)) throw new Error('it returned no array of tasks');
+    return (list as unknown[]).map((t): ScenarioTask => {
+      const task = t as Partial<ScenarioTask> | null;
+      const body = task?.body;
+      if (typeof task?.name !== 'string' || typeof body !== 'function')
+        throw new Error('it returned a task without a name and a body function');
+      return {
+        name: task.name,
+        body: () => {
+          const gen = body();
+          if (typeof (gen as Partial<Iterator<unknown>> | null)?.next !== 'function')
+            throw new InputError(
+              `scenario file ${ref}: the body of task ${task.name} is not a generator function`,
+            );
+          return gen;
+        },
+      };
+    });
+  });
+  return {
+    ...s,
+    setup: guard('setup', s.setup),
+    tasks,
+    properties: hooks(s.properties, 'property'),
+    invariants: hooks(s.invariants, 'invariant'),
+    ...(s.observe === undefined ? {} : { observe: guard('observe', s.observe) }),
+  };
 }

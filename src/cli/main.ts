@@ -2,7 +2,7 @@
 /**
  * The luosim command line. Results go to stdout, progress and timing to stderr. Exit codes:
  * 0 every property holds, 1 a violation was found, 2 bad usage or input, 3 inconclusive
- * (a limit stopped the search).
+ * (a limit stopped the search), 70 an internal error, 74 the output could not be written.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError, ReplayDiverged } from '../sim/index.ts';
@@ -15,6 +15,8 @@ import { registerSelftest } from './commands/selftest.ts';
 import { registerVariants } from './commands/variants.ts';
 
 export const EXIT_USAGE = 2;
+/** The output could not be written (EX_IOERR of sysexits.h). */
+export const EXIT_OUTPUT = 74;
 
 function buildProgram(): Command {
   const program = new Command()
@@ -42,7 +44,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      if (e.code === 'commander.help') return 0;
+      // `luosim` alone or `luosim help <unknown>` shows help as an error (exit code 1 in
+      // commander): a usage error here.
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }
     if (e instanceof InputError || e instanceof ReplayDiverged) {
@@ -55,11 +59,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// A reader that goes away (`luosim list | head`) is not an error worth a stack trace.
+// A reader that goes away (`luosim list | head`) is not an error worth a stack trace; any other
+// failure to write the output (a full disk) is one line on stderr, if stderr still works.
 for (const stream of [process.stdout, process.stderr])
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+    const which = stream === process.stdout ? 'standard output' : 'standard error';
+    try {
+      if (stream !== process.stderr)
+        process.stderr.write(`luosim: cannot write ${which}: ${e.code ?? e.message}\n`);
+    } finally {
+      process.exit(EXIT_OUTPUT);
+    }
   });
 
 process.exitCode = await main(process.argv.slice(2));

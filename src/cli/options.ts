@@ -1,13 +1,13 @@
 /** Parsers for command-line option values; a bad value is a usage error (exit 2). */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 
-export function intOption(min: number): (value: string) => number {
+export function intOption(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  const expected =
+    max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number ${min}..${max}`;
   return (value) => {
-    if (!/^\d+$/.test(value.trim()))
-      throw new InvalidArgumentError(`expected a whole number >= ${min}, got "${value}"`);
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new InvalidArgumentError(`expected a whole number >= ${min}, got "${value}"`);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected ${expected}, got "${value}"`);
     return n;
   };
 }

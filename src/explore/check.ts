@@ -9,6 +9,7 @@
  */
 import {
   InputError,
+  ReplayDiverged,
   encodeToken,
   deviationsOf,
   decodeToken,
@@ -346,6 +347,14 @@ export function replayToken<S>(
     stepsMax: header.stepsMax,
     trace: true,
   });
+  // A token made from this execution deviates only at decisions it took.
+  const taken = judged.result.decisions.length;
+  const unused = decoded.schedule.find((d) => d.index >= taken);
+  if (unused !== undefined)
+    throw new ReplayDiverged(
+      `replay diverged: the execution ended after ${taken} decisions, but the token deviates ` +
+        `at decision ${unused.index}`,
+    );
   return {
     header,
     result: judged.result,

@@ -9,9 +9,17 @@
  */
 import { InputError, type ParamValue, type Sched, type Sim } from '../sim/index.ts';
 
+/**
+ * A scenario parameter. Its type is its default's: a number parameter takes whole numbers only
+ * (within `min`..`max` when given: an unbounded count can make one execution run forever), a
+ * string parameter takes one of its `choices` when given.
+ */
 export interface ParamSpec {
   readonly default: ParamValue;
   readonly description: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
 }
 
 export interface ScenarioArgs {
@@ -96,6 +104,35 @@ export function isScenario(v: unknown): v is Scenario {
   );
 }
 
+/**
+ * What is wrong with the shape of a value that claims to be a scenario (a hand-built default
+ * export, say), or null: the fields `defineScenario` fills in must be there, with their types.
+ */
+export function scenarioShapeProblem<S>(v: Scenario<S>): string | null {
+  const isRecord = (x: unknown): x is Record<string, unknown> =>
+    typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (typeof v.description !== 'string') return 'description is not a string';
+  if (!isRecord(v.params)) return 'params is not an object';
+  for (const [k, p] of Object.entries(v.params)) {
+    const d: unknown = isRecord(p) ? p.default : undefined;
+    if (typeof d !== 'number' && typeof d !== 'string' && typeof d !== 'boolean')
+      return `parameter ${k} has no default number, string or boolean`;
+  }
+  if (!isRecord(v.variants) || !Object.values(v.variants).every((x) => typeof x === 'string'))
+    return 'variants is not an object of descriptions';
+  for (const field of ['properties', 'invariants'] as const) {
+    const list: unknown = v[field];
+    if (!Array.isArray(list)) return `${field} is not an array`;
+    for (const p of list as unknown[])
+      if (!isRecord(p) || typeof p.name !== 'string' || typeof p.check !== 'function')
+        return `${field} holds an entry without a name and a check function`;
+  }
+  for (const field of ['prologue', 'observe'] as const)
+    if (v[field] !== undefined && typeof v[field] !== 'function')
+      return `${field} is not a function`;
+  return null;
+}
+
 /** Merges parameter overrides (strings from a command line, or typed values) with defaults. */
 export function resolveArgs(
   scenario: Pick<Scenario, 'name' | 'params' | 'variants'>,
@@ -114,7 +151,7 @@ export function resolveArgs(
       const known = Object.keys(scenario.params).join(', ') || 'none';
       throw new InputError(`scenario ${scenario.name} has no parameter "${k}" (known: ${known})`);
     }
-    values.set(k, coerce(k, raw, spec.default));
+    values.set(k, checked(k, coerce(k, raw, spec.default), spec));
   }
   return { params: Object.fromEntries(values), variant };
 }
@@ -123,10 +160,9 @@ function coerce(name: string, raw: ParamValue, like: ParamValue): ParamValue {
   if (typeof raw === typeof like) return raw;
   const text = String(raw);
   if (typeof like === 'number') {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n))
-      throw new InputError(`parameter ${name} must be a number, got "${text}"`);
-    return n;
+    if (!/^-?\d+$/.test(text.trim()))
+      throw new InputError(`parameter ${name} must be a whole number, got "${text}"`);
+    return Number(text);
   }
   if (typeof like === 'boolean') {
     if (text === 'true' || text === '1') return true;
@@ -134,4 +170,18 @@ function coerce(name: string, raw: ParamValue, like: ParamValue): ParamValue {
     throw new InputError(`parameter ${name} must be true or false, got "${text}"`);
   }
   return text;
+}
+
+/** A value of the parameter's type that its spec allows (typed overrides are checked too). */
+function checked(name: string, v: ParamValue, spec: ParamSpec): ParamValue {
+  if (typeof v === 'number') {
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = spec;
+    if (!Number.isSafeInteger(v) || v < min || v > max) {
+      const range = spec.min !== undefined || spec.max !== undefined ? ` in ${min}..${max}` : '';
+      throw new InputError(`parameter ${name} must be a whole number${range}, got ${v}`);
+    }
+  }
+  if (typeof v === 'string' && spec.choices !== undefined && !spec.choices.includes(v))
+    throw new InputError(`parameter ${name} must be one of ${spec.choices.join(', ')}, got "${v}"`);
+  return v;
 }

@@ -136,6 +136,8 @@ export function decodeToken(text: string): Token {
   } catch {
     throw new InputError('replay token header is corrupt');
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new InputError('replay token header is corrupt');
   const h = raw as { s?: unknown; v?: unknown; p?: unknown; r?: unknown; l?: unknown };
   if (
     typeof h.s !== 'string' ||

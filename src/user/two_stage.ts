@@ -95,6 +95,9 @@ export class TestSystem {
   resumeFrom: Machine | null = null;
   /** End the flow right after the kexec, without booting the next kernel. */
   stopAfterKexec = false;
+  /** True once a two-stage flow started (the only kind that resumeFrom and stopAfterKexec mean
+   * anything to). */
+  twoStage = false;
 
   constructor(sim: Sim, options: SystemOptions = {}) {
     this.sim = sim;
@@ -166,6 +169,7 @@ export class TestSystem {
    * init.c reboots normally then.
    */
   *runTwoStage(test: TwoStageTest): Sched {
+    this.twoStage = true;
     if (this.resumeFrom === null) {
       const a = this.bootKernel();
       if (a === null) return;

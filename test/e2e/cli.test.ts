@@ -73,12 +73,117 @@ test('usage errors exit 2 with one line', () => {
     ['check', 'lost-update', '--param', 'nope=1'],
     ['replay', 'not-a-token'],
     ['frobnicate'],
+    // PCT draws depth - 1 change points per execution: an unbounded depth would hang.
+    ['check', 'lost-update', '--strategy', 'pct', '--depth', '9007199254740991'],
+    // Parameters: whole numbers within the declared range, strings from the declared choices.
+    ['check', 'lost-update', '--param', 'tasks=-1'],
+    ['check', 'lost-update', '--param', 'tasks=1.5'],
+    ['check', 'lost-update', '--param', 'tasks=0x10'],
+    ['check', 'srcu-use-after-free', '--param', 'readers=100000'],
+    ['check', 'gmem-aborted-kexec', '--param', 'fix=garbage'],
+    // A replay token whose header is JSON null, and one that deviates after the execution ends.
+    ['replay', 'ls1.AQRudWxsAA'],
+    [
+      'replay',
+      'ls1.ATh7InMiOiJsb3N0LXVwZGF0ZSIsInYiOiJkZWZhdWx0IiwicCI6e30sInIiOjEsImwiOjEwMDAwfQH0AwE',
+    ],
+    // Output options that cannot be honoured are refused before anything runs.
+    ['check', '--trace', 'all.json'],
+    ['check', 'lost-update', '--report', '/nonexistent-dir/r.html'],
+    ['check', 'lost-update', '--trace', '.'],
+    ['run', 'luo_kexec_simple', '--trace', '/nonexistent-dir/t.json', '--save-image', 'x.img'],
+    // --stage and --image mean something to two-stage live-update programs only.
+    ['run', 'liveupdate.basic_open_close', '--stage', '1'],
   ]) {
     const r = luosim(...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
+});
+
+test('no command, or help for an unknown one, is a usage error with the help on stderr', () => {
+  for (const args of [[], ['help', 'frobnicate']]) {
+    const r = luosim(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /Usage: luosim/);
+  }
+});
+
+test('help asked for is not an error', () => {
+  for (const args of [['--help'], ['help'], ['help', 'check'], ['check', '--help']]) {
+    const r = luosim(...args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /Usage: luosim/);
+  }
+});
+
+test('an output that cannot be written is one line on stderr and exit 74', () => {
+  const r = spawnSync('sh', ['-c', `${process.execPath} bin/luosim.mjs list > /dev/full`], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 74, r.stderr);
+  assert.equal(r.stderr, 'luosim: cannot write standard output: ENOSPC\n');
+});
+
+test('mistakes in a scenario file are input errors naming the file and the hook', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'luosim-hooks-'));
+  const index = join(process.cwd(), 'src/index.ts');
+  const scenario = (name: string, fields: string) => {
+    const file = join(dir, `${name}.ts`);
+    writeFileSync(
+      file,
+      `import { defineScenario, Shared, READ_ONCE } from '${index}';\n` +
+        `export default defineScenario({ name: '${name}', description: 'd', ${fields} });\n`,
+    );
+    return file;
+  };
+  const body = `tasks: (s: { c: Shared<number> }) => [{ name: 'a', *body() { yield* READ_ONCE(s.c); } }]`;
+  const setup = `setup: (sim) => ({ c: new Shared(sim, 'c', 0) })`;
+  const cases: [string, string, RegExp][] = [
+    [
+      'throw-setup',
+      `setup: () => { throw new Error('boom'); }, tasks: () => []`,
+      /setup threw: boom/,
+    ],
+    ['throw-tasks', `${setup}, tasks: () => { throw new Error('boom'); }`, /tasks threw: boom/],
+    ['tasks-not-array', `${setup}, tasks: () => 5 as never`, /tasks threw: it returned no array/],
+    [
+      'body-not-generator',
+      `${setup}, tasks: () => [{ name: 'a', body: () => 5 as never }]`,
+      /the body of task a is not a generator function/,
+    ],
+    [
+      'throw-property',
+      `${setup}, ${body}, properties: [{ name: 'p', description: 'd', check: () => { throw new Error('boom'); } }]`,
+      /property p threw: boom/,
+    ],
+    [
+      'throw-invariant',
+      `${setup}, ${body}, invariants: [{ name: 'i', description: 'd', check: () => { throw new Error('boom'); } }]`,
+      /invariant i threw: boom/,
+    ],
+  ];
+  for (const [name, fields, message] of cases) {
+    const file = scenario(name, fields);
+    for (const command of ['check', 'run']) {
+      const r = luosim(command, file);
+      assert.equal(r.code, 2, `${command} ${name}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^luosim: scenario file .*${name}\\.ts: `));
+      assert.match(r.stderr, message);
+    }
+  }
+  // A hand-built export that misses what defineScenario fills in.
+  const partial = join(dir, 'partial.ts');
+  writeFileSync(
+    partial,
+    "export default { kind: 'luosim-scenario', name: 'p', setup: () => ({}), tasks: () => [] };\n",
+  );
+  const p = luosim('check', partial);
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /not a scenario made by defineScenario: description is not a string/);
 });
 
 test('a scenario file that exports no scenario is an input error', () => {

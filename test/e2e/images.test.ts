@@ -3,8 +3,9 @@
  * writes the machine at the kexec point; a fresh process boots stage 2 from that file and the
  * selftest passes; `inspect` shows the handover (root FDT, blocks, LUO sessions and tokens) and
  * `inspect --fdt` writes a root FDT that dtc decodes (skipped only when dtc is absent); corrupt
- * images (truncated, wrong magic, bad offsets, a handover that does not decode) exit 2 with one
- * line on stderr and no stack trace. Also `selftest` prints one line per test and a summary.
+ * images (truncated, wrong magic, bad offsets, a handover that does not decode, a handover whose
+ * structures the KHO tracker does not preserve) exit 2 with one line on stderr and no stack
+ * trace. Also `selftest` prints one line per test and a summary.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { decodeHandover } from '../../src/cli/inspect/decode.ts';
+import { PAGE_SIZE } from '../../src/machine/physmem.ts';
+import { loadImage, saveImage } from '../../src/machine/image.ts';
 
 function luosim(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/luosim.mjs', ...args], { encoding: 'utf8' });
@@ -155,4 +159,24 @@ test('selftest prints one line per test and a summary; unknown names exit 2', ()
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   assert.match(bad.stderr, /no selftest named "no_such_test"/);
+});
+
+test('an image whose KHO tracker preserves nothing: inspect and boot exit 2 naming the root FDT', () => {
+  // A tracker root page of zeros is an empty tracker: the root FDT, the LUO blob and every
+  // record are then memory the next kernel would not get back.
+  const machine = loadImage(savedImage());
+  const h = decodeHandover(machine);
+  assert.ok(h !== null && h.blocks.length > 0);
+  machine.physmem.write(Number(h.trackerRoot), new Uint8Array(PAGE_SIZE));
+  const file = join(dir, 'empty-tracker.img');
+  writeFileSync(file, saveImage(machine));
+  const inspect = luosim('inspect', file);
+  assert.equal(inspect.code, 2, inspect.stderr);
+  assert.match(inspect.stdout, /preserved blocks: 0 blocks/);
+  assert.equal(inspect.stderr.trim().split('\n').length, 1, inspect.stderr);
+  assert.match(inspect.stderr, /first: KHO root FDT at 0x[0-9a-f]+ is not a preserved block/);
+  const boot = luosim('run', 'luo_kexec_simple', '--stage', '2', '--image', file);
+  assert.equal(boot.code, 2, boot.stdout + boot.stderr);
+  assert.equal(boot.stdout, '');
+  assert.match(boot.stderr, /KHO root FDT at 0x[0-9a-f]+ is not a preserved block/);
 });

@@ -5,7 +5,9 @@
  * (type 0) and the memfd state record, and every preserved block is claimed by a decoder.
  * Then records corrupted inside a valid image (checksum rewritten, so only the record is wrong):
  * a chunk chain that loops, a count past the end of memory, a record pointer outside memory and
- * an array pointer outside memory, a memfd count past its array; inspect still exits 0 and says what is wrong in its output.
+ * an array pointer outside memory, a memfd count past its array. Inspect still shows everything
+ * that decodes and says what is wrong in its output, then exits 2 with one line on stderr (the
+ * image is bad input); `run --stage 2 --image` refuses such an image the same way.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -129,18 +131,24 @@ corruptions.push([
 ]);
 
 for (const [what, where, message] of corruptions) {
-  test(`a record with ${what}: inspect says so and exits 0`, () => {
+  test(`a record with ${what}: inspect says so and exits 2, and stage 2 will not boot it`, () => {
     const [pa, value] = where();
     const file = join(dir, `${what.replace(/\W+/g, '-')}.img`);
     writeFileSync(file, patched(readFileSync(image), pa, value));
     const r = luosim('inspect', file);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr, '');
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /1 problem\(s\) in the handover; first: session "[^"]+" file \d+ \(/);
     assert.match(r.stdout, message);
     assert.match(
       r.stdout,
       /kvm_luo_ser: type 0 \(KVM_X86_DEFAULT_VM\)/,
       'other records still decode',
     );
+    const boot = luosim('run', 'guest_memfd_preservation', '--stage', '2', '--image', file);
+    assert.equal(boot.code, 2, boot.stdout + boot.stderr);
+    assert.equal(boot.stdout, '');
+    assert.equal(boot.stderr.trim().split('\n').length, 1, boot.stderr);
+    assert.match(boot.stderr, /problem\(s\) in the handover \(see luosim inspect\)/);
   });
 }

@@ -3,7 +3,8 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { check, STRATEGIES, type CheckResult, type StrategyName } from '../../explore/check.ts';
 import type { Scenario } from '../../explore/scenario.ts';
 import { BUILTIN_SCENARIOS } from '../../scenarios/registry.ts';
-import { writeArtifacts } from '../artifacts.ts';
+import { checkArtifactPaths, writeArtifacts } from '../artifacts.ts';
+import { InputError } from '../../sim/index.ts';
 import {
   checkJson,
   coverageText,
@@ -19,6 +20,8 @@ import { makeProgress } from '../progress.ts';
 export const EXIT_HOLDS = 0;
 export const EXIT_VIOLATED = 1;
 export const EXIT_INCONCLUSIVE = 3;
+/** PCT draws depth - 1 priority change points in every execution: bounded so that one cannot hang. */
+const PCT_DEPTH_MAX = 1000;
 
 interface CheckFlags {
   strategy?: StrategyName;
@@ -127,7 +130,7 @@ export function registerCheck(program: Command): void {
     .option('--steps <N>', 'step limit of one execution (default 10000)', intOption(1))
     .option('--seconds <S>', 'stop the search after S seconds', secondsOption)
     .option('--seed <N>', 'seed of random and pct', intOption(0), 1)
-    .option('--depth <d>', 'pct: bug depth', intOption(1), 3)
+    .option('--depth <d>', 'pct: bug depth (at most 1000)', intOption(1, PCT_DEPTH_MAX), 3)
     .option('--param <name=value>', 'set a scenario parameter (repeatable)', collectParam, [])
     .option('--variant <name>', 'scenario variant', 'default')
     .option('--json', 'print the result as JSON')
@@ -136,9 +139,12 @@ export function registerCheck(program: Command): void {
     .option('--no-snapshot', 'run the scenario prologue in every execution instead of copying it')
     .action(async (ref, flags) => {
       if (ref === undefined) {
+        if (flags.trace !== undefined || flags.report !== undefined)
+          throw new InputError('--trace and --report write one counterexample: name a scenario');
         process.exitCode = await checkAll(flags);
         return;
       }
+      checkArtifactPaths(flags);
       const scenario = await loadScenario(ref);
       const r = runCheck(scenario, ref, flags);
       if (flags.json) process.stdout.write(`${JSON.stringify(checkJson(r), null, 2)}\n`);

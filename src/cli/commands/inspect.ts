@@ -1,13 +1,14 @@
 /**
  * `luosim inspect FILE [--fdt out.dtb]`: decodes a machine image (from `run --save-image`) for a
  * person, or writes its KHO root FDT alone as a .dtb that `dtc -I dtb -O dts` reads. A corrupt
- * image is bad input: one line on stderr, exit 2.
+ * image is bad input: one line on stderr, exit 2 (after what does decode, when only file records
+ * are corrupt).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from '@commander-js/extra-typings';
 import { ImageError, loadImage } from '../../machine/image.ts';
 import { InputError } from '../../sim/index.ts';
-import { InspectError, decodeHandover } from '../inspect/decode.ts';
+import { InspectError, decodeHandover, handoverProblems } from '../inspect/decode.ts';
 import { renderImage } from '../inspect/render.ts';
 
 export function registerInspect(program: Command): void {
@@ -38,6 +39,12 @@ export function registerInspect(program: Command): void {
           return;
         }
         process.stdout.write(renderImage(path, bytes.length, machine, handover));
+        // Everything that decodes is shown; a record that does not still makes the image bad input.
+        const problems = handoverProblems(handover);
+        if (problems.length > 0)
+          throw new InputError(
+            `${path}: ${problems.length} problem(s) in the handover; first: ${problems[0] ?? ''}`,
+          );
       } catch (e) {
         if (e instanceof ImageError || e instanceof InspectError)
           throw new InputError(`${path}: ${e.message}`);

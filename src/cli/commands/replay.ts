@@ -3,7 +3,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { replayToken } from '../../explore/check.ts';
 import { renderTimeline } from '../../report/timeline.ts';
 import { decodeToken } from '../../sim/index.ts';
-import { writeArtifacts } from '../artifacts.ts';
+import { checkArtifactPaths, writeArtifacts } from '../artifacts.ts';
 import { paramsText, renderExecution, replayCommand } from '../format.ts';
 import { loadScenario } from '../load.ts';
 
@@ -16,6 +16,7 @@ export function registerReplay(program: Command): void {
     .option('--trace <file>', 'write the execution as a Chrome/Perfetto trace (JSON)')
     .option('--report <file>', 'write the execution as a self-contained HTML report')
     .action(async (token, flags) => {
+      checkArtifactPaths(flags);
       const { header } = decodeToken(token);
       const scenario = await loadScenario(header.scenario);
       const r = replayToken(scenario, token);

@@ -14,9 +14,9 @@ import { ImageError, loadImage, saveImage } from '../../machine/image.ts';
 import type { Machine } from '../../machine/machine.ts';
 import { InputError } from '../../sim/index.ts';
 import type { TestSystem } from '../../user/two_stage.ts';
-import { writeArtifacts } from '../artifacts.ts';
+import { checkArtifactPaths, checkOutputPath, writeArtifacts } from '../artifacts.ts';
 import { paramsText, renderExecution } from '../format.ts';
-import { InspectError, decodeHandover } from '../inspect/decode.ts';
+import { InspectError, decodeHandover, handoverProblems } from '../inspect/decode.ts';
 import { loadScenario } from '../load.ts';
 import { collectParam, intOption, paramsFrom } from '../options.ts';
 import { asTestSystem, runOnce, runVerdict } from '../run_once.ts';
@@ -48,7 +48,12 @@ export function readImageFile(path: string): Machine {
   }
   try {
     const machine = loadImage(bytes);
-    decodeHandover(machine);
+    const problems = handoverProblems(decodeHandover(machine));
+    if (problems.length > 0)
+      throw new InputError(
+        `${path}: ${problems.length} problem(s) in the handover (see luosim inspect); ` +
+          `first: ${problems[0] ?? ''}`,
+      );
     return machine;
   } catch (e) {
     if (e instanceof ImageError || e instanceof InspectError)
@@ -102,6 +107,8 @@ export function registerRun(program: Command): void {
     .option('--report <file>', 'write the execution as a self-contained HTML report')
     .action(async (ref, flags) => {
       checkFlags(flags);
+      checkArtifactPaths(flags);
+      checkOutputPath(flags.saveImage);
       const scenario = await loadScenario(ref);
       const resume = flags.image === undefined ? null : readImageFile(flags.image);
       const needsSystem = resume !== null || flags.stage !== undefined || flags.saveImage;
@@ -127,8 +134,18 @@ export function registerRun(program: Command): void {
         },
       });
       const system = asTestSystem(r.state);
-      if (resume !== null && system !== null && system.kernel === null && system.boots === 1)
-        throw new InputError(`${flags.image ?? ''}: cannot boot: ${system.ksft.failures[0] ?? ''}`);
+      if (resume !== null && system !== null && system.kernel === null && system.boots === 1) {
+        const v = r.judged.violation;
+        const why =
+          system.ksft.failures[0] ??
+          (v !== null ? `${v.property}: ${v.message}` : 'the boot did not complete');
+        throw new InputError(`${flags.image ?? ''}: cannot boot: ${why}`);
+      }
+      if ((flags.stage !== undefined || resume !== null) && system !== null && !system.twoStage)
+        throw new InputError(
+          `${ref} is a single-stage program: --stage and --image apply to two-stage ` +
+            'live-update programs (see luosim list)',
+        );
       const verdict = runVerdict(r);
       const out = [
         `scenario   ${ref}`,

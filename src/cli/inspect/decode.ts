@@ -92,6 +92,8 @@ export interface DecodedHandover {
   readonly subtrees: readonly { name: string; phys: bigint; size: bigint }[];
   readonly metadata: kho_kexec_metadata | null;
   readonly luo: DecodedLuo | null;
+  /** Structures the handover points at that are not the head of a preserved block. */
+  readonly unpreserved: readonly string[];
 }
 
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
@@ -208,6 +210,26 @@ function labelChain(
   }
 }
 
+/**
+ * What makes a handover corrupt although its structure decodes: file records the decoders could
+ * not decode (their `error:` lines, as "session "name" file N (compatible): problem"), and
+ * structures it points at that the KHO tracker does not preserve (the next kernel could not
+ * restore them).
+ */
+export function handoverProblems(h: DecodedHandover | null): string[] {
+  if (h === null) return [];
+  const out: string[] = [...h.unpreserved];
+  for (const s of h.luo?.sessions ?? [])
+    s.files.forEach((f, i) => {
+      for (const line of f.record?.lines ?? []) {
+        const text = line.trim();
+        if (text.startsWith('error: '))
+          out.push(`session "${s.name}" file ${i} (${f.compatible}): ${text.slice(7)}`);
+      }
+    });
+  return out;
+}
+
 /** Decodes the handover of `machine`; null when it has none (a cold boot's parameters). */
 export function decodeHandover(machine: Machine): DecodedHandover | null {
   const fdtPa = machine.bootParams.khoFdtPhys;
@@ -235,9 +257,11 @@ export function decodeHandover(machine: Machine): DecodedHandover | null {
   }
   blocks.sort((a, b) => a.phys - b.phys);
   const byPhys = new Map(blocks.map((b) => [b.phys, b]));
+  const unpreserved: string[] = [];
   const labelBlock = (pa: bigint, label: string): void => {
     const b = byPhys.get(Number(pa));
     if (b) b.label = b.label === '' ? label : `${b.label}; ${label}`;
+    else unpreserved.push(`${label} at ${hex(pa)} is not a preserved block`);
   };
   labelBlock(BigInt(fdtPhys), 'KHO root FDT');
 
@@ -261,5 +285,16 @@ export function decodeHandover(machine: Machine): DecodedHandover | null {
       labelBlock(st.phys, `"${st.name}" blob`);
     }
   }
-  return { fdtPhys, fdt: bytes, root, trackerRoot, trackerNodes, blocks, subtrees, metadata, luo };
+  return {
+    fdtPhys,
+    fdt: bytes,
+    root,
+    trackerRoot,
+    trackerNodes,
+    blocks,
+    subtrees,
+    metadata,
+    luo,
+    unpreserved,
+  };
 }

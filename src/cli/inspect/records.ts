@@ -8,7 +8,8 @@
  * - "kvm_vm_luo_v1" and "guest_memfd_luo_v1" of the guest_memfd preservation series: ./kvm.ts.
  *
  * A decoder reads bytes only (the image's memory) and must never throw on garbage: it reports
- * what it cannot decode as a line of text. It may also claim preserved blocks so that the block
+ * what it cannot decode as a line of text beginning with `error: ` (which makes `inspect` and
+ * `run --image` treat the image as corrupt, exit 2). It may also claim preserved blocks so that the block
  * list can say which file they belong to. As a last line of defence, a decoder that throws
  * anyway (a range error from a read it failed to check) is reported as such in its lines.
  */

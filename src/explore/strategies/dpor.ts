@@ -288,8 +288,7 @@ export class DporStrategy implements Strategy {
   private lastRace(v: TaskView, pClock: readonly number[], only: number | null): Event | null {
     let best = -1;
     for (const a of v.access) {
-      const list =
-        only === null ? (this.byObject[a.object] ?? []) : this.eventsOn(a.object, only);
+      const list = only === null ? (this.byObject[a.object] ?? []) : this.eventsOn(a.object, only);
       for (let k = list.length - 1; k >= 0; k--) {
         const i = list[k] as number;
         if (i <= best) break;

@@ -90,6 +90,7 @@ export default defineScenario<State>({
   params: {
     fix: {
       default: 'preserve-vm',
+      choices: ['preserve-vm', 'close', 'none'],
       description: 'after the failed reboot: preserve-vm (then reboot), close the session, or none',
     },
   },
