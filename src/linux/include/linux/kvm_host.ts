@@ -56,6 +56,8 @@ export const UCALL_BUFFER_LEN = 1024;
 export const UCALL_SIZE = 8 + 8 * UCALL_MAX_ARGS + UCALL_BUFFER_LEN + 8;
 const UCALL_BUFFER_OFFSET = 8 + 8 * UCALL_MAX_ARGS;
 
+const utf8 = new TextEncoder();
+
 /** The bytes of the struct ucall a guest ucall op carries. */
 export function ucall_encode(op: {
   cmd: number;
@@ -68,8 +70,7 @@ export function ucall_encode(op: {
   op.args.slice(0, UCALL_MAX_ARGS).forEach((a, i) => {
     dv.setBigUint64(8 + 8 * i, BigInt.asUintN(64, a), true);
   });
-  const text = new TextEncoder().encode(op.message).subarray(0, UCALL_BUFFER_LEN - 1);
-  out.set(text, UCALL_BUFFER_OFFSET);
+  out.set(utf8.encode(op.message).subarray(0, UCALL_BUFFER_LEN - 1), UCALL_BUFFER_OFFSET);
   return out;
 }
 

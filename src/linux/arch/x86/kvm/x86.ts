@@ -65,13 +65,14 @@ export function guest_text_address(sim: Sim, code: GuestCode): bigint {
 
 /** Reads, edits and writes back the vCPU's struct kvm_run (in its page of physical memory). */
 function edit_run(k: Kernel, vcpu: kvm_vcpu, exit_reason: number, union?: Uint8Array): void {
+  // Only exit_reason and the exit union change; the rest of kvm_run keeps its bytes.
   const pa = PFN_PHYS(vcpu.run_page.pfn);
-  const bytes = k.machine.physmem.read(pa, uapi.kvm_run.size);
-  const run = uapi.kvm_run.read(bytes);
-  uapi.kvm_run.write(bytes, { ...run, exit_reason });
-  bytes.fill(0, uapi.KVM_RUN_EXIT_UNION_OFFSET, uapi.KVM_RUN_EXIT_UNION_OFFSET + 256);
-  if (union) bytes.set(union, uapi.KVM_RUN_EXIT_UNION_OFFSET);
-  k.machine.physmem.write(pa, bytes);
+  const reason = new Uint8Array(4);
+  new DataView(reason.buffer).setUint32(0, exit_reason, true);
+  k.machine.physmem.write(pa + (uapi.kvm_run.fields.exit_reason[0] as number), reason);
+  const bytes = new Uint8Array(256);
+  if (union) bytes.set(union);
+  k.machine.physmem.write(pa + uapi.KVM_RUN_EXIT_UNION_OFFSET, bytes);
 }
 
 /** Completes the pending op with `result` and fetches the next one. */
@@ -112,19 +113,20 @@ function* guest_access(k: Kernel, vcpu: kvm_vcpu, op: GuestOp): Sched<Access> {
         edit_run(k, vcpu, uapi.KVM_EXIT_MMIO, mmio);
         return { done: false, ret: 0 };
       }
-      const fault = uapi.kvm_run_memory_fault.encode({
-        flags: 0n,
-        gpa: BigInt(gfn_to_gpa(gfn)),
-        size: BigInt(PAGE_SIZE),
-      });
+      const fault = (): Uint8Array =>
+        uapi.kvm_run_memory_fault.encode({
+          flags: 0n,
+          gpa: BigInt(gfn_to_gpa(gfn)),
+          size: BigInt(PAGE_SIZE),
+        });
       if (!kvm_memslot_is_gmem_only(slot)) {
-        edit_run(k, vcpu, uapi.KVM_EXIT_MEMORY_FAULT, fault);
+        edit_run(k, vcpu, uapi.KVM_EXIT_MEMORY_FAULT, fault());
         return { done: false, ret: -EFAULT };
       }
       const seq = v.mmu_invalidate_seq;
       const r = yield* kvm_gmem_get_pfn(k, v, slot, gfn);
       if (typeof r === 'number') {
-        edit_run(k, vcpu, uapi.KVM_EXIT_MEMORY_FAULT, fault);
+        edit_run(k, vcpu, uapi.KVM_EXIT_MEMORY_FAULT, fault());
         return { done: false, ret: r };
       }
       if (v.mmu_invalidate_seq === seq) {
@@ -143,8 +145,8 @@ function* guest_access(k: Kernel, vcpu: kvm_vcpu, op: GuestOp): Sched<Access> {
 
 /** kvm_arch_vcpu_ioctl_run: runs the guest until an exit to userspace; 0 or -errno. */
 export function* kvm_arch_vcpu_ioctl_run(k: Kernel, vcpu: kvm_vcpu): Sched<number> {
-  const runBytes = k.machine.physmem.read(PFN_PHYS(vcpu.run_page.pfn), uapi.kvm_run.size);
-  if (uapi.kvm_run.read(runBytes).immediate_exit !== 0) {
+  const immediate_exit = PFN_PHYS(vcpu.run_page.pfn) + uapi.kvm_run.fields.immediate_exit[0];
+  if (k.machine.physmem.readU8(immediate_exit) !== 0) {
     edit_run(k, vcpu, uapi.KVM_EXIT_INTR);
     return -EINTR;
   }
