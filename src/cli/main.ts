@@ -64,10 +64,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 for (const stream of [process.stdout, process.stderr])
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    const which = stream === process.stdout ? 'standard output' : 'standard error';
     try {
-      if (stream !== process.stderr)
-        process.stderr.write(`luosim: cannot write ${which}: ${e.code ?? e.message}\n`);
+      if (stream === process.stdout)
+        process.stderr.write(`luosim: cannot write standard output: ${e.code ?? e.message}\n`);
     } finally {
       process.exit(EXIT_OUTPUT);
     }
