@@ -63,13 +63,15 @@ export function guest_text_address(sim: Sim, code: GuestCode): bigint {
   return rip;
 }
 
-/** Reads, edits and writes back the vCPU's struct kvm_run (in its page of physical memory). */
+/**
+ * Sets exit_reason and the exit union (zeroed, then `union`) of the vCPU's struct kvm_run in its
+ * page of physical memory; the rest of kvm_run keeps its bytes.
+ */
 function edit_run(k: Kernel, vcpu: kvm_vcpu, exit_reason: number, union?: Uint8Array): void {
-  // Only exit_reason and the exit union change; the rest of kvm_run keeps its bytes.
   const pa = PFN_PHYS(vcpu.run_page.pfn);
   const reason = new Uint8Array(4);
   new DataView(reason.buffer).setUint32(0, exit_reason, true);
-  k.machine.physmem.write(pa + (uapi.kvm_run.fields.exit_reason[0] as number), reason);
+  k.machine.physmem.write(pa + uapi.kvm_run.fields.exit_reason[0], reason);
   const bytes = new Uint8Array(256);
   if (union) bytes.set(union);
   k.machine.physmem.write(pa + uapi.KVM_RUN_EXIT_UNION_OFFSET, bytes);
