@@ -46,6 +46,10 @@ console.log(
     `${fmt(race.dporStepsPerSecond)} steps/s`,
 );
 console.log(
+  '                     median of 3 searches: ' +
+    race.dporRuns.map((t) => `${fmt(race.dporExecutions / t)}/s`).join(', '),
+);
+console.log(
   `                     each execution starts from a snapshot after the ${race.prologueSteps}-step ` +
     `prologue: ${fmt(race.dporRacingStepsPerSecond)} steps/s actually run`,
 );
