@@ -206,6 +206,27 @@ test('list names the built-in scenarios', () => {
   assert.match(r.stdout, /^lost-update +example +violated/m);
 });
 
+test('list --json gives each scenario its parameters (with bounds) and variants', () => {
+  const r = luosim('list', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as {
+    name: string;
+    params: Record<string, { default: unknown; min?: number; max?: number; choices?: string[] }>;
+    variants: string[];
+  }[];
+  const lost = rows.find((x) => x.name === 'lost-update');
+  assert.deepEqual(lost?.params.tasks, {
+    default: 2,
+    min: 1,
+    max: 16,
+    description: 'number of incrementing tasks',
+  });
+  const aborted = rows.find((x) => x.name === 'gmem-aborted-kexec');
+  assert.deepEqual(aborted?.params.fix?.choices, ['preserve-vm', 'close', 'none']);
+  const race = rows.find((x) => x.name === 'gmem-freeze-race');
+  assert.ok(race?.variants.includes('default') && race.variants.includes('no-sync-on-freeze'));
+});
+
 test('--json prints a machine-readable result', () => {
   const r = luosim('check', 'lost-update', '--json');
   assert.equal(r.code, 1);

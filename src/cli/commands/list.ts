@@ -1,14 +1,22 @@
-/** `luosim list`: the built-in scenarios. */
+/** `luosim list`: the built-in scenarios; with --json also their parameters and variants. */
 import type { Command } from '@commander-js/extra-typings';
+import type { Scenario } from '../../explore/scenario.ts';
 import { BUILTIN_SCENARIOS } from '../../scenarios/registry.ts';
 
 export function registerList(program: Command): void {
   program
     .command('list')
     .description('list the built-in scenarios')
-    .option('--json', 'print the list as JSON')
+    .option('--json', "print the list as JSON, with each scenario's parameters and variants")
     .action(async (flags) => {
-      const rows: { name: string; group: string; expect: string; description: string }[] = [];
+      const rows: {
+        name: string;
+        group: string;
+        expect: string;
+        description: string;
+        params: Scenario['params'];
+        variants: string[];
+      }[] = [];
       for (const b of BUILTIN_SCENARIOS) {
         const s = await b.load();
         rows.push({
@@ -16,6 +24,8 @@ export function registerList(program: Command): void {
           group: b.group,
           expect: s.defaults?.expect ?? 'holds',
           description: s.description,
+          params: s.params,
+          variants: Object.keys(s.variants),
         });
       }
       if (flags.json) {
