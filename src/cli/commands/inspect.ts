@@ -1,8 +1,8 @@
 /**
  * `luosim inspect FILE [--fdt out.dtb]`: decodes a machine image (from `run --save-image`) for a
  * person, or writes its KHO root FDT alone as a .dtb that `dtc -I dtb -O dts` reads. A corrupt
- * image is bad input: one line on stderr, exit 2 (after what does decode, when only file records
- * are corrupt).
+ * image is bad input: one line on stderr, exit 2 (after printing what does decode, when the
+ * handover's structure decodes but a file record does not, or is not preserved).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from '@commander-js/extra-typings';
