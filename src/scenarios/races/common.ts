@@ -48,15 +48,22 @@ export const SHARED_FLAGS = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED
 export const pageByte = (i: number): number => 0x40 + i;
 
 /** A system booted once, in the scenario's setup (boot is not a scheduling point). */
+/** What every live-update race scenario's state starts with: the engine, the system, its kernel. */
+export interface SystemState {
+  readonly sim: Sim;
+  readonly system: TestSystem;
+  readonly kernel: Kernel;
+}
+
 export function bootSystem(
   sim: Sim,
   variant: string,
   kernel: SystemKernelOptions = {},
-): { system: TestSystem; kernel: Kernel } {
+): SystemState {
   const system = new TestSystem(sim, { variant, kernel });
   const k = system.bootKernel();
   if (k === null) throw new Error(`boot failed: ${system.ksft.failures.join('; ')}`);
-  return { system, kernel: k };
+  return { sim, system, kernel: k };
 }
 
 /** Fails the scenario's run (a model problem, not a property): the setup could not proceed. */

@@ -24,7 +24,6 @@
  * that scenario is not modelled (nothing would be faked in its place).
  */
 import { defineScenario } from '../../explore/scenario.ts';
-import type { Sim } from '../../sim/index.ts';
 import { frozenMatchesPreserve } from '../../checkers/gmem_frozen.ts';
 import {
   incomingPagesReleased,
@@ -45,7 +44,6 @@ import {
 } from '../../user/libliveupdate.ts';
 import { Process } from '../../user/process.ts';
 import { thread_create, thread_join } from '../../user/threads.ts';
-import type { TestSystem } from '../../user/two_stage.ts';
 import { ENOENT, EPERM, FALLOC_FL_KEEP_SIZE, KVM_EXIT_MEMORY_FAULT } from '../../user/uapi.ts';
 import {
   GMEM_TOKEN,
@@ -53,6 +51,7 @@ import {
   PAGE,
   VM_TOKEN,
   bootSystem,
+  type SystemState,
   guestWritesPages,
   must,
   recordedProperty,
@@ -61,16 +60,12 @@ import {
   readGmemByte,
   rebootKexec,
   vmWithGmem,
-  type Kernel,
 } from './common.ts';
 
 const PAGES = 4;
 const RACE_BYTE = 0xe0;
 
-interface State {
-  readonly sim: Sim;
-  readonly system: TestSystem;
-  readonly kernel: Kernel;
+interface State extends SystemState {
   results: Record<string, number>;
   checks: Record<string, true | string>;
 }
@@ -95,8 +90,7 @@ export default defineScenario<State>({
     },
   },
   setup: (sim, { variant }) => {
-    const { system, kernel } = bootSystem(sim, variant);
-    return { sim, system, kernel, results: {}, checks: {} };
+    return { ...bootSystem(sim, variant), results: {}, checks: {} };
   },
   tasks: (s, { params }) => [
     {

@@ -15,7 +15,6 @@
  * the session ends finished; built in: no deadlock.
  */
 import { defineScenario } from '../../explore/scenario.ts';
-import type { Sim } from '../../sim/index.ts';
 import { incomingPagesReleased, incomingRecordPfns } from '../../checkers/preserved_pages.ts';
 import { refcountsBalance } from '../../checkers/refcounts_balance.ts';
 import { sessionsEnded } from '../../checkers/sessions_ended.ts';
@@ -28,11 +27,11 @@ import {
 } from '../../user/libliveupdate.ts';
 import { Process } from '../../user/process.ts';
 import { thread_create, thread_join } from '../../user/threads.ts';
-import type { TestSystem } from '../../user/two_stage.ts';
 import {
   GMEM_TOKEN,
   VM_TOKEN,
   bootSystem,
+  type SystemState,
   guestWritesPages,
   must,
   recordedProperty,
@@ -41,16 +40,12 @@ import {
   readGmemByte,
   rebootKexec,
   vmWithGmem,
-  type Kernel,
 } from './common.ts';
 
 const PAGES = 4;
 const WRITTEN = [0, 1];
 
-interface State {
-  readonly sim: Sim;
-  readonly system: TestSystem;
-  readonly kernel: Kernel;
+interface State extends SystemState {
   /** The retrieve results: fd or -errno, by token name. */
   results: Record<string, number>;
   /** Failures of the stage-2 checks that need the fds (taken before FINISH). */
@@ -65,8 +60,7 @@ export default defineScenario<State>({
     'both succeed, the VM is retrieved once (one struct kvm, named "1"), the guest data reads ' +
     'back, no page leaks, refcounts balance, no deadlock on the nested per-file mutexes',
   setup: (sim, { variant }) => {
-    const { system, kernel } = bootSystem(sim, variant);
-    return { sim, system, kernel, results: {}, checks: {}, next: null };
+    return { ...bootSystem(sim, variant), results: {}, checks: {}, next: null };
   },
   tasks: (s) => [
     {

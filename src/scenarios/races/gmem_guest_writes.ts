@@ -23,7 +23,6 @@
  * Variants: the freeze design alternatives (a fault allocating after the walk is lost for good).
  */
 import { defineScenario } from '../../explore/scenario.ts';
-import type { Sim } from '../../sim/index.ts';
 import {
   judgeGuestWrites,
   recordPreserved,
@@ -49,7 +48,6 @@ import {
 } from '../../user/libliveupdate.ts';
 import { Process } from '../../user/process.ts';
 import { thread_create, thread_join } from '../../user/threads.ts';
-import type { TestSystem } from '../../user/two_stage.ts';
 import { EPERM, FALLOC_FL_KEEP_SIZE, KVM_EXIT_MEMORY_FAULT } from '../../user/uapi.ts';
 import {
   GMEM_TOKEN,
@@ -57,23 +55,20 @@ import {
   PAGE,
   VM_TOKEN,
   bootSystem,
+  type SystemState,
   guestWritesPages,
   must,
   preserveSession,
   readGmemByte,
   rebootKexec,
   vmWithGmem,
-  type Kernel,
 } from './common.ts';
 
 const PAGES = 4;
 const ABSENT = 3;
 const raceByte = (page: number): number => 0xa0 + page;
 
-interface State {
-  readonly sim: Sim;
-  readonly system: TestSystem;
-  readonly kernel: Kernel;
+interface State extends SystemState {
   /** Pages whose store the guest reported done (GUEST_SYNC) before the kexec. */
   written: number[];
   /** The vCPU's last KVM_RUN: 'done', or how it failed. */
@@ -105,11 +100,8 @@ export default defineScenario<State>({
   variants: GMEM_FREEZE_VARIANTS,
   setup: (sim, { variant, params }) => {
     const switches = variant === 'default' ? {} : { [variant]: true };
-    const { system, kernel } = bootSystem(sim, variant, { switches });
     return {
-      sim,
-      system,
-      kernel,
+      ...bootSystem(sim, variant, { switches }),
       written: [],
       run: 'not run',
       preserve: null,

@@ -25,7 +25,6 @@
  * of tasks stopped by a kexec and would report the blocked closer as a deadlock.
  */
 import { defineScenario } from '../../explore/scenario.ts';
-import type { Sim } from '../../sim/index.ts';
 import { frozenMatchesPreserve } from '../../checkers/gmem_frozen.ts';
 import {
   incomingPagesReleased,
@@ -46,7 +45,6 @@ import {
 } from '../../user/libliveupdate.ts';
 import { Process } from '../../user/process.ts';
 import { thread_create, thread_join } from '../../user/threads.ts';
-import type { TestSystem } from '../../user/two_stage.ts';
 import { ENOENT, KVM_MEM_GUEST_MEMFD } from '../../user/uapi.ts';
 import {
   GMEM_TOKEN,
@@ -55,6 +53,7 @@ import {
   SHARED_FLAGS,
   VM_TOKEN,
   bootSystem,
+  type SystemState,
   guestWritesPages,
   must,
   recordedProperty,
@@ -63,17 +62,13 @@ import {
   readGmemByte,
   rebootKexec,
   vmWithGmem,
-  type Kernel,
 } from './common.ts';
 
 const PAGES = 4;
 const B_PAGES = 2;
 const B_TOKEN = 0x2002n;
 
-interface State {
-  readonly sim: Sim;
-  readonly system: TestSystem;
-  readonly kernel: Kernel;
+interface State extends SystemState {
   results: Record<string, number>;
   checks: Record<string, true | string>;
 }
@@ -88,8 +83,7 @@ export default defineScenario<State>({
     'with everything consistent (then succeeds once the session is closed) or succeeds with a ' +
     'consistent next session; every session ends finished or unpreserved; no page leaks',
   setup: (sim, { variant }) => {
-    const { system, kernel } = bootSystem(sim, variant);
-    return { sim, system, kernel, results: {}, checks: {} };
+    return { ...bootSystem(sim, variant), results: {}, checks: {} };
   },
   tasks: (s) => [
     {

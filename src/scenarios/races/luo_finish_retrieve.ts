@@ -16,7 +16,7 @@
  * balance; the session ends finished.
  */
 import { defineScenario } from '../../explore/scenario.ts';
-import type { Sched, Sim } from '../../sim/index.ts';
+import type { Sched } from '../../sim/index.ts';
 import { incomingPagesReleased, incomingRecordPfns } from '../../checkers/preserved_pages.ts';
 import { refcountsBalance } from '../../checkers/refcounts_balance.ts';
 import { sessionsEnded } from '../../checkers/sessions_ended.ts';
@@ -29,12 +29,12 @@ import {
 } from '../../user/libliveupdate.ts';
 import { Process } from '../../user/process.ts';
 import { thread_create, thread_join } from '../../user/threads.ts';
-import type { TestSystem } from '../../user/two_stage.ts';
 import { EBUSY, ENOENT } from '../../user/uapi.ts';
 import {
   GMEM_TOKEN,
   VM_TOKEN,
   bootSystem,
+  type SystemState,
   guestWritesPages,
   must,
   recordedProperty,
@@ -43,16 +43,12 @@ import {
   readGmemByte,
   rebootKexec,
   vmWithGmem,
-  type Kernel,
 } from './common.ts';
 
 const PAGES = 4;
 const WRITTEN = [0, 1];
 
-interface State {
-  readonly sim: Sim;
-  readonly system: TestSystem;
-  readonly kernel: Kernel;
+interface State extends SystemState {
   /** Stage 2, set by the prologue: the process, its session fd and the handed-over records. */
   next: {
     proc: Process;
@@ -90,8 +86,7 @@ export default defineScenario<State>({
     vm: { default: true, description: 'a third thread retrieves the VM (0x1001)' },
   },
   setup: (sim, { variant }) => {
-    const { system, kernel } = bootSystem(sim, variant);
-    return { sim, system, kernel, next: null, results: {}, checks: {} };
+    return { ...bootSystem(sim, variant), next: null, results: {}, checks: {} };
   },
   // Stage 1, the kexec and RETRIEVE_SESSION are deterministic: the explorer runs them once and
   // starts every execution from a snapshot of their end state.
