@@ -11,7 +11,7 @@
  * **Abstracted:** hardware poisoning (no folio is ever poisoned, so -EHWPOISON cannot happen);
  * large folios (guest_memfd only allocates order 0, so that can_preserve check always passes);
  * the page-cache walk looks up batches of up to FOLIO_BATCH folios as one visible read of the
- * mapping, with cond_resched between batches, as the kernel's batched lookup does. A task that
+ * mapping, with cond_resched after each, as the kernel's batched lookup does. A task that
  * is alone in the execution (Sim.solo) runs each walk, and the rollback and unpreserve loops, as
  * one merged visible operation with the footprints of its steps and the same per-folio code
  * (kho_solo_start in kexec_handover.ts; docs/engine.md).
@@ -27,7 +27,7 @@
  *      differs from pass 1 → WARN, -EINVAL; kho_preserve_vmalloc → its error;
  *   7. success: serialized_data = the record; the inode stays frozen.
  * LUO freeze (at reboot): no record → WARN, -EINVAL; VM file released → -ENOENT; VM file not
- * preserved in the same session → -ENOENT; else the VM's token is written into the record.
+ * preserved in the same session → liveupdate_get_token_outgoing's error (-ENOENT); else the VM's token is written into the record.
  * Unpreserve (session closed before reboot): unpreserve the array, the folios (last to first,
  * skipping pfn 0), free the array and the record, then unfreeze (no synchronize).
  */
@@ -101,15 +101,19 @@ const FOLIO_BATCH = 31;
 const walk_batch = (gi: gmem_inode, start: number, end_index: number): Folio[] =>
   filemap_get_folios_batch(gi.i_mapping_of(), start, end_index - 1, FOLIO_BATCH);
 
-/** Where the walk goes on after a non-empty batch, or -1 when it has reached end_index. */
+/**
+ * Where the walk goes on after a non-empty batch, as the batched lookup moves its start index: a
+ * full batch continues after its last folio; a batch that is not full found everything up to the
+ * end of the range, so the start moves to end_index and the walk ends there.
+ */
 function walk_next(batch: readonly Folio[], end_index: number): number {
-  const start = (batch[batch.length - 1] as Folio).index + 1;
-  return start >= end_index ? -1 : start;
+  if (batch.length < FOLIO_BATCH) return end_index;
+  return (batch[batch.length - 1] as Folio).index + 1;
 }
 
 /**
  * The folios of [0, end_index), in index order, looked up batch by batch; each batch is one
- * visible read of the page cache, with cond_resched between batches. With `visit`, each folio is
+ * visible read of the page cache, with cond_resched after each batch. With `visit`, each folio is
  * handed to it; a non-zero result stops the walk and is returned.
  */
 function* kvm_gmem_luo_walk_folios(
@@ -120,10 +124,10 @@ function* kvm_gmem_luo_walk_folios(
   const m = gi.i_mapping_of();
   let count = 0;
   let start = 0;
-  for (;;) {
+  while (start < end_index) {
     yield op(`filemap_get_folios(gmem${gi.i_ino})`, [{ object: m.id, kind: 'read' }]);
     const batch = walk_batch(gi, start, end_index);
-    if (batch.length === 0) return { count, err: 0 };
+    if (batch.length === 0) break;
     for (const folio of batch) {
       if (visit) {
         const err = yield* visit(folio);
@@ -132,9 +136,9 @@ function* kvm_gmem_luo_walk_folios(
       count++;
     }
     start = walk_next(batch, end_index);
-    if (start < 0) return { count, err: 0 };
     yield* cond_resched();
   }
+  return { count, err: 0 };
 }
 
 /**
@@ -149,9 +153,9 @@ function kvm_gmem_luo_walk_folios_solo(
 ): { count: number; err: number } {
   let count = 0;
   let start = 0;
-  for (;;) {
+  while (start < end_index) {
     const batch = walk_batch(gi, start, end_index);
-    if (batch.length === 0) return { count, err: 0 };
+    if (batch.length === 0) break;
     for (const folio of batch) {
       if (visit) {
         const err = visit(folio);
@@ -160,8 +164,8 @@ function kvm_gmem_luo_walk_folios_solo(
       count++;
     }
     start = walk_next(batch, end_index);
-    if (start < 0) return { count, err: 0 };
   }
+  return { count, err: 0 };
 }
 
 const mapping_read = (gi: gmem_inode): Access => ({ object: gi.i_mapping_of().id, kind: 'read' });
@@ -240,7 +244,14 @@ function* kvm_gmem_luo_unpreserve_folios(
 function* preserve_frozen(k: Kernel, args: liveupdate_file_op_args, gi: gmem_inode): Sched<number> {
   const size = gi.i_size;
   if (size === 0) return -EINVAL;
-  if (k.WARN_ON(size % PAGE_SIZE !== 0, 'guest_memfd_luo: unaligned size')) return -EINVAL;
+  if (
+    k.WARN_ON_ONCE(
+      size % PAGE_SIZE !== 0,
+      'gmem_luo_preserve_size',
+      'guest_memfd_luo: unaligned size',
+    )
+  )
+    return -EINVAL;
   const gmem_flags = yield* READ_ONCE(gi.flags);
   const allowed = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED | gmem_inode.FROZEN;
   if ((gmem_flags & ~allowed) !== 0n) return -EOPNOTSUPP;
@@ -273,7 +284,14 @@ function* preserve_frozen(k: Kernel, args: liveupdate_file_op_args, gi: gmem_ino
     const preserved: Folio[] = [];
     const walked = yield* kvm_gmem_luo_preserve_folios(k, gi, end_index, count, entries, preserved);
     let err = walked.err;
-    if (err === 0 && k.WARN_ON(walked.count !== count, 'guest_memfd_luo: folio count changed'))
+    if (
+      err === 0 &&
+      k.WARN_ON_ONCE(
+        walked.count !== count,
+        'gmem_luo_preserve_count',
+        'guest_memfd_luo: folio count changed',
+      )
+    )
       err = -EINVAL;
     const desc: kho_vmalloc = { first: 0, total_pages: 0, flags: 0, order: 0 };
     if (err === 0) err = yield* kho_preserve_vmalloc(k, arr, desc);
@@ -309,14 +327,21 @@ function* kvm_gmem_luo_preserve(k: Kernel, args: liveupdate_file_op_args): Sched
 
 /** The LUO freeze callback (reboot): records the VM's token. Not kvm_gmem_freeze. */
 function* kvm_gmem_luo_freeze(k: Kernel, args: liveupdate_file_op_args): Sched<number> {
-  if (k.WARN_ON(args.serialized_data === 0n, 'guest_memfd_luo_freeze: no record')) return -EINVAL;
+  if (
+    k.WARN_ON_ONCE(
+      args.serialized_data === 0n,
+      'gmem_luo_freeze',
+      'guest_memfd_luo_freeze: no record',
+    )
+  )
+    return -EINVAL;
   const gf = gmem_file_of(args.file as file);
   if (gf === null) return k.sim.fail('guest_memfd_luo_freeze: not a guest_memfd');
   const vm_file = yield* get_file_active(gf.kvm.vm_file);
   if (vm_file === null) return -ENOENT;
   const token = liveupdate_get_token_outgoing(args.session, vm_file);
   yield* fput(vm_file);
-  if (typeof token === 'number') return -ENOENT;
+  if (typeof token === 'number') return token;
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setBigUint64(0, token, true);
   k.machine.physmem.write(
@@ -327,7 +352,14 @@ function* kvm_gmem_luo_freeze(k: Kernel, args: liveupdate_file_op_args): Sched<n
 }
 
 function* kvm_gmem_luo_unpreserve(k: Kernel, args: liveupdate_file_op_args): Sched {
-  if (k.WARN_ON(args.serialized_data === 0n, 'guest_memfd_luo_unpreserve: no record')) return;
+  if (
+    k.WARN_ON_ONCE(
+      args.serialized_data === 0n,
+      'gmem_luo_unpreserve',
+      'guest_memfd_luo_unpreserve: no record',
+    )
+  )
+    return;
   const pa = Number(args.serialized_data);
   const bytes = k.machine.physmem.read(pa, guest_memfd_luo_ser.size);
   const nr = Number(guest_memfd_luo_ser.read(bytes).nr_folios);
@@ -365,8 +397,8 @@ function* kvm_gmem_luo_can_preserve(k: Kernel, f: file): Sched<boolean> {
   if (gi === null) return false;
   const gf = gmem_file_of(f);
   if (gf === null) return false;
-  if (kvm_arch_has_private_mem(gf.kvm)) return false;
   if (v3 && (gi.flags.value & GUEST_MEMFD_FLAG_INIT_SHARED) === 0n) return false;
+  if (kvm_arch_has_private_mem(gf.kvm)) return false;
   return true;
 }
 

@@ -10,13 +10,14 @@
  * execution (Sim.solo) inserts all folios under one visible write of the mapping, with the same
  * per-folio code as the fine path (one filemap_add_folio operation each).
  *
- * Retrieve, step by step: 1. no record → -EINVAL (nothing freed); 2. ABI flags outside 0x3 →
- * -EOPNOTSUPP; 3. the VM is retrieved through its token (liveupdate_get_file_incoming: first
- * retrieve of the VM, the already retrieved VM file, the VM's stored error, or -ENOENT) → that
- * error; 4. the token's file is not a VM → -EINVAL; 5. (post-v3) bad size or unsupported flags →
- * -EINVAL; 6. a new, unfrozen guest_memfd file of the preserved size and flags, bound to the VM;
+ * Retrieve, step by step: 1. no record → -EINVAL (nothing freed); 1a. (post-v3) size 0 or not
+ * page-aligned → -EINVAL; 2. ABI flags outside 0x3 → -EOPNOTSUPP; 3. the VM is retrieved through
+ * its token (liveupdate_get_file_incoming: first retrieve of the VM, the already retrieved VM
+ * file, the VM's stored error, or -ENOENT) → that error; 4. the token's file is not a VM →
+ * -EINVAL; 5. (post-v3) flags the VM does not support → -EINVAL; 6. a new, unfrozen guest_memfd
+ * file of the preserved size and flags, bound to the VM;
  * 7. with folios: the array cannot be restored → -EINVAL; a folio cannot be restored → -EIO; the
- * page cache refuses it → its error; UPTODATE restored from the entry. Any failure from step 2 on
+ * page cache refuses it → its error; UPTODATE restored from the entry. Any failure from step 1a on
  * destroys the preserved memory for good: folios not yet inserted are restored and freed, the
  * half-built file is released, the record is freed; LUO then returns the same error forever.
  * Finish: nothing after a retrieve attempt; otherwise every folio, the array and the record are
@@ -207,6 +208,9 @@ export function* kvm_gmem_luo_retrieve(k: Kernel, args: liveupdate_file_op_args)
     kho_restore_free(k, pa);
     return err;
   };
+  // post-v3: the size is validated first (a u64: only 0 and unaligned sizes are refused).
+  if (GMEM_LUO(k).retrieve_validates && (ser.size === 0n || ser.size % BigInt(PAGE_SIZE) !== 0n))
+    return fail(-EINVAL);
   if ((ser.flags & ~GUEST_MEMFD_LUO_SUPPORTED_FLAGS) !== 0n) return fail(-EOPNOTSUPP);
   const flags =
     ((ser.flags & GUEST_MEMFD_LUO_FLAG_MMAP) !== 0n ? GUEST_MEMFD_FLAG_MMAP : 0n) |
@@ -220,11 +224,8 @@ export function* kvm_gmem_luo_retrieve(k: Kernel, args: liveupdate_file_op_args)
   const v = isVm ? (vm_file.private_data as kvm) : null;
   yield* fput(vm_file);
   if (v === null) return fail(-EINVAL);
-  if (GMEM_LUO(k).retrieve_validates) {
-    const size = BigInt.asIntN(64, ser.size);
-    if (size <= 0n || size % BigInt(PAGE_SIZE) !== 0n) return fail(-EINVAL);
-    if ((flags & ~kvm_gmem_get_supported_flags(v)) !== 0n) return fail(-EINVAL);
-  }
+  if (GMEM_LUO(k).retrieve_validates && (flags & ~kvm_gmem_get_supported_flags(v)) !== 0n)
+    return fail(-EINVAL);
   const f = yield* __kvm_gmem_create_file(k, v, Number(ser.size), flags);
   if (typeof f === 'number') return fail(f);
   if (nr > 0) {
