@@ -8,6 +8,7 @@
  * preserved pfn that the page cache no longer owns. Checked at the end of an execution in which
  * the preserve succeeded and the session is still open.
  */
+import { op, type Sched } from '../sim/index.ts';
 import type { Process } from '../user/process.ts';
 import { gmemOf, outgoingRecordOf, pageCacheOf, readGmemRecord } from './gmem_inspect.ts';
 
@@ -43,4 +44,27 @@ export function pageCacheEntries(proc: Process, gmem_fd: number): string {
 export function recordedEntries(proc: Process, token: bigint): string | null {
   const pa = outgoingRecordOf(proc.kernel, token);
   return pa === null ? null : readGmemRecord(proc.kernel, pa).entries.join(' ');
+}
+
+/**
+ * What a scenario task records, right after its preserve returned, for an invariant that compares
+ * the record with the page cache of `gmem_fd` at every step: the entries of the record of
+ * `token`, taken in a visible operation that reads the page cache. The read makes the recording
+ * dependent on every insertion into and removal from that page cache, so a reducing explorer
+ * (DPOR) orders it both ways against them; recorded in the code after the preserve's last
+ * operation instead, DPOR would see no dependency and could miss the states in which the
+ * invariant fails (docs/engine.md, "Soundness requirement on models").
+ */
+export function* observeRecordedEntries(
+  proc: Process,
+  gmem_fd: number,
+  token: bigint,
+): Sched<string | null> {
+  const gi = gmemOf(proc, gmem_fd);
+  const access = gi === null ? [] : [{ object: gi.i_mapping_of().id, kind: 'read' as const }];
+  yield op(
+    `observe(record of 0x${token.toString(16)}, gmem${gi?.i_ino ?? '?'} page cache)`,
+    access,
+  );
+  return recordedEntries(proc, token);
 }

@@ -19,7 +19,10 @@ import {
   freezeWaitedForAllocations,
   unfreezeNeverBlocked,
 } from '../../checkers/gmem_freeze_waits.ts';
-import { pageCacheEntries, recordedEntries } from '../../checkers/gmem_preserved_matches_cache.ts';
+import {
+  observeRecordedEntries,
+  pageCacheEntries,
+} from '../../checkers/gmem_preserved_matches_cache.ts';
 import { GUEST_DONE, guest_store } from '../../user/guest.ts';
 import { GMEM_FREEZE_VARIANTS } from '../../user/kernel_variants.ts';
 import {
@@ -141,7 +144,7 @@ export default defineScenario<State>({
         *body() {
           s.preserve = yield* luo_session_preserve_fd(sys, s.session_fd, a, TOKEN);
           if (s.preserve !== 0) s.unexpected.push(`preserve returned ${s.preserve}`);
-          else s.recorded = recordedEntries(s.proc, TOKEN);
+          else s.recorded = yield* observeRecordedEntries(s.proc, a, TOKEN);
           s.frozenAtPreserve = frozenMatchesPreserve(s.proc, a, s.preserve === 0);
           if (params.close === true) {
             yield* sys.close(s.session_fd);
