@@ -4,6 +4,11 @@ import type { Violation } from '../explore/run.ts';
 import { describeOutcome, renderTimeline } from '../report/timeline.ts';
 import type { ExecutionResult } from '../sim/index.ts';
 
+/** `1 execution`, `2 executions`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function replayCommand(token: string): string {
   return `npx luosim replay ${token}`;
 }
@@ -17,7 +22,7 @@ export function coverageText(r: CheckResult): string {
         ? `exhaustive up to ${c.bound}; raise it with --preemptions`
         : `exhaustive up to ${c.bound}`;
     case 'sampled':
-      return `sampled (${r.executions} ${r.strategy} executions, not exhaustive)`;
+      return `sampled: ${plural(r.executions, `${r.strategy} execution`)}, not exhaustive`;
     case 'partial':
       return 'partial';
   }
@@ -56,7 +61,7 @@ export function renderCheck(r: CheckResult): string {
     `params     ${paramsText(r.params)}`,
     `strategy   ${r.strategy}${bound}, seed ${r.seed}`,
     `result     ${verdictText(r)}`,
-    `search     ${r.executions} executions, ${r.steps} steps`,
+    `search     ${plural(r.executions, 'execution')}, ${plural(r.steps, 'step')}`,
   ];
   if (r.snapshotSteps !== null)
     out.push(

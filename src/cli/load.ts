@@ -31,10 +31,28 @@ export async function loadScenario(ref: string): Promise<Scenario> {
     // esbuild puts the location and the reason on the line after its summary.
     const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter((l) => l.trim());
     const why = lines.slice(0, lines[0]?.endsWith(':') ? 2 : 1).join(' ');
-    throw new InputError(`cannot load scenario file ${ref}: ${why}`);
+    const hint = /Cannot find (module|package) 'luosim'/.test(why)
+      ? ' (a scenario file imports luosim from a project that has it installed, e.g. ' +
+        '`npm install /path/to/luosim`, or from inside the luosim checkout)'
+      : '';
+    throw new InputError(`cannot load scenario file ${ref}: ${why}${hint}`);
   }
   const inner = (mod.default as { default?: unknown } | undefined)?.default;
   const exported = isScenario(mod.default) ? mod.default : inner;
+  const made = [mod.default, inner].find(
+    (v): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'luosim-scenario',
+  );
+  if (!isScenario(exported) && made !== undefined) {
+    // Made by defineScenario, but without one of the fields it needs.
+    const missing =
+      typeof made.name !== 'string'
+        ? 'name is not a string'
+        : typeof made.setup !== 'function'
+          ? 'setup is not a function'
+          : 'tasks is not a function';
+    throw new InputError(`${ref}: not a scenario made by defineScenario: ${missing}`);
+  }
   if (!isScenario(exported))
     throw new InputError(
       `${ref} does not export a scenario (expected: export default defineScenario({...}))`,

@@ -39,13 +39,21 @@ function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   process.exitCode = 0;
   try {
-    await buildProgram().parseAsync([...argv], { from: 'user' });
+    const program = buildProgram();
+    // `help <topic>`: commander prints the whole help, as an error, for a topic it does not know.
+    const topic = argv[0] === 'help' ? argv[1] : undefined;
+    if (topic === 'help') {
+      process.stdout.write(program.helpInformation());
+      return 0;
+    }
+    if (topic !== undefined && !program.commands.some((c) => c.name() === topic))
+      throw new InputError(`no command named "${topic}" (see: luosim help)`);
+    await program.parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      // `luosim` alone or `luosim help <unknown>` shows help as an error (exit code 1 in
-      // commander): a usage error here.
+      // `luosim` alone shows help as an error (exit code 1 in commander): a usage error here.
       if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT_USAGE;
       return EXIT_USAGE;
     }

@@ -60,10 +60,19 @@ export function asTestSystem(state: unknown): TestSystem | null {
 }
 
 /** One line saying how a run ended: PASS, or FAIL with the first reason. */
-export function runVerdict(r: RunOnceResult<unknown>): { ok: boolean; text: string } {
+export function runVerdict(r: RunOnceResult<unknown>): {
+  ok: boolean;
+  /** The execution stopped at the step limit: it proves nothing either way. */
+  limited: boolean;
+  text: string;
+} {
   const v = r.judged.violation;
-  if (v !== null) return { ok: false, text: `FAIL ${v.property}: ${v.message}` };
+  if (v !== null) return { ok: false, limited: false, text: `FAIL ${v.property}: ${v.message}` };
   if (r.judged.stepLimited)
-    return { ok: false, text: `FAIL stopped at the step limit (${r.judged.result.steps} steps)` };
-  return { ok: true, text: 'PASS' };
+    return {
+      ok: false,
+      limited: true,
+      text: `INCONCLUSIVE stopped at the step limit (${r.judged.result.steps} steps; raise it with --steps)`,
+    };
+  return { ok: true, limited: false, text: 'PASS' };
 }

@@ -94,6 +94,14 @@ test('usage errors exit 2 with one line', () => {
     ['run', 'luo_kexec_simple', '--trace', '/nonexistent-dir/t.json', '--save-image', 'x.img'],
     // --stage and --image mean something to two-stage live-update programs only.
     ['run', 'liveupdate.basic_open_close', '--stage', '1'],
+    // Options of one scenario, or of one strategy, where they cannot apply.
+    ['check', '--variant', 'no-sync-on-freeze'],
+    ['check', '--param', 'tasks=3'],
+    ['check', 'lost-update', '--strategy', 'dpor', '--preemptions', '0'],
+    ['check', 'lost-update', '--strategy', 'dfs', '--depth', '5'],
+    ['variants', 'lost-update', '--strategy', 'random', '--preemptions', '1'],
+    // help for an unknown command.
+    ['help', 'frobnicate'],
   ]) {
     const r = luosim(...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -102,17 +110,21 @@ test('usage errors exit 2 with one line', () => {
   }
 });
 
-test('no command, or help for an unknown one, is a usage error with the help on stderr', () => {
-  for (const args of [[], ['help', 'frobnicate']]) {
-    const r = luosim(...args);
-    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /Usage: luosim/);
-  }
+test('no command is a usage error with the help on stderr', () => {
+  const r = luosim();
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /Usage: luosim/);
 });
 
 test('help asked for is not an error', () => {
-  for (const args of [['--help'], ['help'], ['help', 'check'], ['check', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['help'],
+    ['help', 'help'],
+    ['help', 'check'],
+    ['check', '--help'],
+  ]) {
     const r = luosim(...args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stdout, /Usage: luosim/);
@@ -184,6 +196,26 @@ test('mistakes in a scenario file are input errors naming the file and the hook'
   const p = luosim('check', partial);
   assert.equal(p.code, 2);
   assert.match(p.stderr, /not a scenario made by defineScenario: description is not a string/);
+  // defineScenario without setup: the message names the field.
+  const noSetup = scenario('no-setup', `tasks: () => [] } as never); void ({`);
+  const n = luosim('check', noSetup);
+  assert.equal(n.code, 2, n.stderr);
+  assert.match(
+    n.stderr,
+    /no-setup\.ts: not a scenario made by defineScenario: setup is not a function/,
+  );
+  // A file outside any project that has luosim installed cannot import it: the error says so.
+  const outside = join(dir, 'outside.ts');
+  writeFileSync(
+    outside,
+    "import { defineScenario } from 'luosim';\nexport default defineScenario;\n",
+  );
+  const o = luosim('check', outside);
+  assert.equal(o.code, 2, o.stderr);
+  assert.match(
+    o.stderr,
+    /Cannot find module 'luosim' \(a scenario file imports luosim from a project/,
+  );
 });
 
 test('a scenario file that exports no scenario is an input error', () => {
@@ -286,4 +318,35 @@ test('a scenario with a prologue says it ran once, and its counterexample timeli
   assert.match(timeline, /open\("\/dev\/kvm"\) = 0/, 'its steps are on the timeline');
   const replayed = luosim('replay', replayToken(broken.stdout));
   assert.equal(executionBlock(replayed.stdout), timeline);
+});
+
+test('a run stopped by the step limit is inconclusive (exit 3), as in check', () => {
+  const r = luosim('run', 'luo_kexec_simple', '--steps', '50');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(
+    r.stdout,
+    /result +INCONCLUSIVE stopped at the step limit \(50 steps; raise it with --steps\)/,
+  );
+});
+
+test('check with no scenario: a limit that stops searches is inconclusive (exit 3)', () => {
+  const r = luosim('check', '--executions', '5');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /\d+ scenarios, \d+ stopped by a limit\n$/);
+  assert.doesNotMatch(r.stdout, /unexpected verdict/);
+});
+
+test('selftest takes the C file name of a selftest as well', () => {
+  const r = luosim('selftest', 'luo_kexec_simple.c');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^PASS +luo_kexec_simple /m);
+  assert.match(r.stdout, /\n1 passed, 0 failed/);
+});
+
+test('one execution and one step are counted in the singular', () => {
+  const r = luosim('check', 'luo_kexec_simple');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^search +1 execution, \d+ steps$/m);
+  const sampled = luosim('check', 'examples/lost-update-fixed.ts', '--strategy', 'random');
+  assert.match(sampled.stdout, /HOLDS \(sampled: 1000 random executions, not exhaustive\)/);
 });

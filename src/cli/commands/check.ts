@@ -77,12 +77,14 @@ async function checkAll(f: CheckFlags): Promise<number> {
   const rows: string[][] = [['scenario', 'expected', 'verdict', 'coverage', 'executions', '']];
   const json: unknown[] = [];
   let mismatches = 0;
+  let inconclusive = 0;
   for (const b of BUILTIN_SCENARIOS) {
     const scenario = await b.load();
     const r = runCheck(scenario, b.name, f);
     const expected = scenario.defaults?.expect ?? 'holds';
     const ok = r.verdict === expected;
-    if (!ok) mismatches++;
+    if (r.verdict === 'limit') inconclusive++;
+    else if (!ok) mismatches++;
     const coverage =
       r.verdict === 'violated' && r.counterexample
         ? `counterexample of ${r.counterexample.execution.steps} steps`
@@ -110,13 +112,28 @@ async function checkAll(f: CheckFlags): Promise<number> {
           .trimEnd()}\n`,
       );
     const n = BUILTIN_SCENARIOS.length;
+    const problems = [
+      mismatches > 0 ? `${mismatches} with an unexpected verdict` : '',
+      inconclusive > 0 ? `${inconclusive} stopped by a limit` : '',
+    ].filter((x) => x !== '');
     process.stdout.write(
-      mismatches === 0
+      problems.length === 0
         ? `\n${n} scenarios, all verdicts as expected\n`
-        : `\n${n} scenarios, ${mismatches} with an unexpected verdict\n`,
+        : `\n${n} scenarios, ${problems.join(', ')}\n`,
     );
   }
-  return mismatches === 0 ? EXIT_HOLDS : EXIT_VIOLATED;
+  // A wrong verdict outweighs a search a limit cut short.
+  if (mismatches > 0) return EXIT_VIOLATED;
+  return inconclusive > 0 ? EXIT_INCONCLUSIVE : EXIT_HOLDS;
+}
+
+/** Options that only one strategy reads are refused with another one named explicitly. */
+function checkStrategyOptions(f: CheckFlags, depthGiven: boolean): void {
+  if (f.strategy === undefined) return;
+  if (f.preemptions !== undefined && f.strategy !== 'dfs')
+    throw new InputError(`--preemptions bounds dfs only, not --strategy ${f.strategy}`);
+  if (depthGiven && f.strategy !== 'pct')
+    throw new InputError(`--depth is the bug depth of pct only, not --strategy ${f.strategy}`);
 }
 
 export function registerCheck(program: Command): void {
@@ -124,9 +141,18 @@ export function registerCheck(program: Command): void {
     .command('check')
     .description('explore the interleavings of a scenario and check its properties')
     .argument('[scenario]', 'built-in scenario name or scenario file (.ts); none = every built-in')
-    .addOption(new Option('--strategy <name>', 'search strategy').choices(STRATEGIES))
+    .addOption(
+      new Option(
+        '--strategy <name>',
+        "search strategy (default: the scenario's own, else dfs)",
+      ).choices(STRATEGIES),
+    )
     .option('--preemptions <K>', 'dfs: preemption bound (default: unbounded)', intOption(0))
-    .option('--executions <N>', 'stop after N executions', intOption(1))
+    .option(
+      '--executions <N>',
+      'stop after N executions (default: 1000 for random and pct, else 100000)',
+      intOption(1),
+    )
     .option('--steps <N>', 'step limit of one execution (default 10000)', intOption(1))
     .option('--seconds <S>', 'stop the search after S seconds', secondsOption)
     .option('--seed <N>', 'seed of random and pct', intOption(0), 1)
@@ -137,10 +163,13 @@ export function registerCheck(program: Command): void {
     .option('--trace <file>', 'write the counterexample as a Chrome/Perfetto trace (JSON)')
     .option('--report <file>', 'write the counterexample as a self-contained HTML report')
     .option('--no-snapshot', 'run the scenario prologue in every execution instead of copying it')
-    .action(async (ref, flags) => {
+    .action(async (ref, flags, cmd) => {
+      checkStrategyOptions(flags, cmd.getOptionValueSource('depth') === 'cli');
       if (ref === undefined) {
         if (flags.trace !== undefined || flags.report !== undefined)
           throw new InputError('--trace and --report write one counterexample: name a scenario');
+        if (flags.variant !== 'default' || flags.param.length > 0)
+          throw new InputError('--variant and --param apply to one scenario: name a scenario');
         process.exitCode = await checkAll(flags);
         return;
       }

@@ -36,6 +36,9 @@ export function registerInspect(program: Command): void {
               `cannot write ${flags.fdt}: ${e instanceof Error ? e.message : String(e)}`,
             );
           }
+          process.stderr.write(
+            `wrote the KHO root FDT (${handover.fdt.length} bytes) to ${flags.fdt}\n`,
+          );
           return;
         }
         process.stdout.write(renderImage(path, bytes.length, machine, handover));

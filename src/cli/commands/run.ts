@@ -20,6 +20,7 @@ import { InspectError, decodeHandover, handoverProblems } from '../inspect/decod
 import { loadScenario } from '../load.ts';
 import { collectParam, intOption, paramsFrom } from '../options.ts';
 import { asTestSystem, runOnce, runVerdict } from '../run_once.ts';
+import { EXIT_INCONCLUSIVE } from './check.ts';
 
 interface RunFlags {
   saveImage?: string;
@@ -183,6 +184,6 @@ export function registerRun(program: Command): void {
         writeFile(flags.saveImage, captured.image);
         process.stderr.write(`wrote the machine at the kexec point to ${flags.saveImage}\n`);
       }
-      process.exitCode = verdict.ok ? 0 : 1;
+      process.exitCode = verdict.ok ? 0 : verdict.limited ? EXIT_INCONCLUSIVE : 1;
     });
 }

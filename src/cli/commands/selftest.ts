@@ -14,10 +14,14 @@ export function selectSelftests(names: readonly string[]): BuiltinScenario[] {
   const all = selftests();
   if (names.length === 0) return [...all];
   const file = (b: BuiltinScenario): string => b.name.split('.')[0] ?? b.name;
-  for (const n of names)
-    if (!all.some((b) => b.name === n || file(b) === n))
-      throw new InputError(`no selftest named "${n}" (see: luosim list)`);
-  return all.filter((b) => names.some((n) => b.name === n || file(b) === n));
+  // The C file's name selects its ports too: liveupdate.c, luo_kexec_simple.c.
+  const wanted = names.map((n) => n.replace(/\.c$/, ''));
+  const picks = (b: BuiltinScenario, n: string): boolean => b.name === n || file(b) === n;
+  wanted.forEach((n, i) => {
+    if (!all.some((b) => picks(b, n)))
+      throw new InputError(`no selftest named "${names[i] ?? n}" (see: luosim list)`);
+  });
+  return all.filter((b) => wanted.some((n) => picks(b, n)));
 }
 
 const ms = (seconds: number): string => `${(seconds * 1000).toFixed(1)} ms`;
@@ -39,7 +43,7 @@ export function registerSelftest(program: Command): void {
         if (v.ok) passed++;
         else failed++;
         const status = v.ok ? 'PASS' : 'FAIL';
-        const why = v.ok ? '' : `  ${v.text.slice('FAIL '.length)}`;
+        const why = v.ok ? '' : `  ${v.text.replace(/^FAIL /, '')}`;
         process.stdout.write(
           `${status}  ${b.name.padEnd(width)}  ${ms(r.seconds).padStart(9)}${why}\n`,
         );
