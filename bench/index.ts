@@ -8,7 +8,8 @@ import srcuFixed from '../examples/srcu-use-after-free-fixed.ts';
 import lostUpdateFixed from '../examples/lost-update-fixed.ts';
 import { benchEngine, benchFourTasks } from './engine.ts';
 import { benchGmemHandover } from './gmem_handover.ts';
-import { compareReduction } from './reduction.ts';
+import { compareBounded, compareReduction } from './reduction.ts';
+import { races } from '../src/scenarios/registry.ts';
 import { benchFreezeRace, benchGmemSelftest } from './scenarios.ts';
 
 function fmt(n: number): string {
@@ -35,6 +36,20 @@ for (const r of [
   console.log(
     `  ${r.name.padEnd(38)} dfs ${fmt(r.dfs.executions)} executions (${r.dfs.seconds.toFixed(2)} s), ` +
       `dpor ${fmt(r.dpor.executions)} (${r.dpor.seconds.toFixed(2)} s): ${ratio.toFixed(0)}x fewer`,
+  );
+}
+
+console.log(
+  '\nDPOR against DFS bounded to one preemption, on every race scenario (same verdict; every ' +
+    'terminal state of the bounded search is one DPOR reaches)',
+);
+for (const b of races()) {
+  const r = compareBounded(b.name, await b.load());
+  console.log(
+    `  ${r.name.padEnd(30)} dpor ${fmt(r.dpor.executions).padStart(6)} executions ` +
+      `(${r.dpor.seconds.toFixed(2)} s), ${r.dpor.terminalStates} terminal states; ` +
+      `dfs bound 1 ${fmt(r.dfs1.executions).padStart(5)} (${r.dfs1.seconds.toFixed(2)} s), ` +
+      `${r.dfs1.terminalStates}`,
   );
 }
 

@@ -36,3 +36,40 @@ export function compareReduction<S>(
     dpor: { executions: dpor.executions, seconds: dpor.seconds ?? 0 },
   };
 }
+
+export interface BoundedComparison {
+  name: string;
+  dpor: { executions: number; seconds: number; terminalStates: number };
+  /** DFS bounded to one preemption: exhaustive within the bound. */
+  dfs1: { executions: number; seconds: number; terminalStates: number };
+}
+
+/**
+ * A race scenario on which unbounded DFS does not finish: DPOR against DFS bounded to one
+ * preemption. Every terminal state the bounded search reaches must be one DPOR reaches, and the
+ * verdicts must agree.
+ */
+export function compareBounded<S>(name: string, scenario: Scenario<S>): BoundedComparison {
+  const run = (strategy: 'dfs' | 'dpor') =>
+    check(scenario, {
+      scenarioRef: name,
+      strategy,
+      seed: 1,
+      exploreAll: true,
+      limits: { executionsMax: 5_000_000, preemptionsMax: strategy === 'dfs' ? 1 : null },
+      clock: () => performance.now(),
+    });
+  const dpor = run('dpor');
+  const dfs1 = run('dfs');
+  if (dfs1.verdict !== dpor.verdict)
+    throw new Error(`${name}: bounded dfs says ${dfs1.verdict}, dpor says ${dpor.verdict}`);
+  const reached = new Set(dpor.terminalStates);
+  const missed = (dfs1.terminalStates ?? []).filter((t) => !reached.has(t));
+  if (missed.length > 0) throw new Error(`${name}: DPOR misses ${missed.join(' | ')}`);
+  const figures = (r: typeof dpor) => ({
+    executions: r.executions,
+    seconds: r.seconds ?? 0,
+    terminalStates: r.terminalStates?.length ?? 0,
+  });
+  return { name, dpor: figures(dpor), dfs1: figures(dfs1) };
+}

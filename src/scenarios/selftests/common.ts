@@ -45,8 +45,9 @@ function defaults(steps: number | undefined) {
 /**
  * The kernel the upstream LUO selftests target: mainline, without the guest_memfd series' KVM
  * handlers (CONFIG_LIVEUPDATE_GUEST_MEMFD=n). With RFC v2's handlers registered,
- * liveupdate.preserve_unsupported_fd crashes the kernel in guest_memfd's can_preserve (see the
- * scenario `preserve-dev-null-rfc-v2` and docs/findings.md).
+ * liveupdate.preserve_unsupported_fd (which preserves /dev/null) would crash the kernel in
+ * guest_memfd's can_preserve: the flow `guest_memfd_preservation.later_tests` (its TEST 3) and
+ * the Appendix A row "no handler's can_preserve accepts the file" show it (docs/findings.md).
  */
 export const MAINLINE_LUO_KERNEL: SystemKernelOptions = { liveupdate_guest_memfd: false };
 
