@@ -17,6 +17,7 @@
  * 3. The inode is evicted (page cache freed) when its only gmem_file is released.
  * 4. Every read of the inode flags is a READ_ONCE, even the kernel's plain reads of the
  *    creation-time bits, so every flags access is a visible operation.
+ * 5. Inodes have no timestamps: a successful fallocate does not call file_modified.
  * Paths — create: 1. fd; 2. unsupported flags or size ≤ 0 / unaligned: -EINVAL; 3. -EMFILE.
  * fallocate (Appendix A): 1. frozen: -EPERM before any other check; 2. no KEEP_SIZE or other
  * mode bits: -EOPNOTSUPP; 3. unaligned: -EINVAL; 4. allocate past size: -EINVAL; 5. signal:

@@ -2,7 +2,8 @@
  * KVM's generic core: /dev/kvm, VM files and their lifetime, vCPU files, the VM ioctls.
  *
  * **Models:** virt/kvm/kvm_main.c, v7.2-era mainline plus patch 03 of the guest_memfd
- * preservation series (RFC v2): kvm_init/kvm_exit order (guest_memfd init, /dev/kvm last),
+ * preservation series (RFC v2): kvm_init order and unwind (guest_memfd init, the LUO handlers,
+ * /dev/kvm last; kvm_exit is not modelled: a boot ends in a kexec, never in a module unload),
  * kvm_dev_ioctl (GET_API_VERSION, CREATE_VM, CHECK_EXTENSION, GET_VCPU_MMAP_SIZE),
  * kvm_dev_ioctl_create_vm, kvm_create_vm_file (patch 03: the weak `kvm->vm_file`, published with
  * rcu_assign_pointer, no reference), kvm_vm_release (clears vm_file first), kvm_get_kvm /
@@ -149,15 +150,23 @@ export function* kvm_init(k: Kernel): Sched<number> {
     return err;
   }
   const vmRegistered = err === 0;
-  err = yield* liveupdate_register_file_handler(luo, kvm_gmem_luo_handler(k));
+  const gmemHandler = kvm_gmem_luo_handler(k);
+  err = yield* liveupdate_register_file_handler(luo, gmemHandler);
   if (err !== 0 && err !== -EOPNOTSUPP) {
     k.pr_warn(`kvm: Could not register luo filesystem handler: ${err}`);
     if (vmRegistered) yield* liveupdate_unregister_file_handler(luo, vmHandler);
     k.kvm = null;
     return err;
   }
+  const gmemRegistered = err === 0;
   err = misc_register(k, g.kvm_dev);
-  if (err < 0) k.pr_warn(`kvm: misc device register failed: ${err}`);
+  if (err < 0) {
+    // The unwind of kvm_init: the guest_memfd handler, then the VM handler.
+    k.pr_warn(`kvm: misc device register failed: ${err}`);
+    if (gmemRegistered) yield* liveupdate_unregister_file_handler(luo, gmemHandler);
+    if (vmRegistered) yield* liveupdate_unregister_file_handler(luo, vmHandler);
+    k.kvm = null;
+  }
   return err;
 }
 

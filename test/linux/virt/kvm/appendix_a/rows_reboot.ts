@@ -139,6 +139,25 @@ export const REBOOT_ROWS: readonly Row[] = [
     },
   },
   {
+    name: rowName(REG, '/dev/kvm cannot be registered', 'its error; both handlers unregistered'),
+    run: () => {
+      runBoot(function* (k) {
+        // kvm_init again once both handlers are gone: they register, /dev/kvm is taken (-EBUSY),
+        // and the unwind unregisters the guest_memfd handler, then the VM handler.
+        for (const c of ['guest_memfd_luo_v1', 'kvm_vm_luo_v1']) {
+          const [h] = handlersOf(k, c);
+          assert.ok(h, c);
+          yield* liveupdate_unregister_file_handler(luo_of(k), h);
+        }
+        assert.equal(yield* kvm_init(k), -E.EBUSY);
+        assert.ok(k.log.some((l) => l.includes('misc device register failed')));
+        assert.equal(handlersOf(k, 'kvm_vm_luo_v1').length, 0);
+        assert.equal(handlersOf(k, 'guest_memfd_luo_v1').length, 0);
+        assert.equal(k.kvm, null, 'KVM init failed');
+      });
+    },
+  },
+  {
     name: rowName(REG, 'missing ops', '-EINVAL'),
     run: () => {
       runBoot(function* (k) {
