@@ -1,4 +1,7 @@
-/** `luosim list`: the built-in scenarios; with --json also their parameters and variants. */
+/**
+ * `luosim list`: the built-in scenarios; with --json also their parameters and variants (with
+ * the description of each).
+ */
 import type { Command } from '@commander-js/extra-typings';
 import type { Scenario } from '../../explore/scenario.ts';
 import { BUILTIN_SCENARIOS } from '../../scenarios/registry.ts';
@@ -15,7 +18,8 @@ export function registerList(program: Command): void {
         expect: string;
         description: string;
         params: Scenario['params'];
-        variants: string[];
+        /** Variant name → what it represents. */
+        variants: Scenario['variants'];
       }[] = [];
       for (const b of BUILTIN_SCENARIOS) {
         const s = await b.load();
@@ -25,7 +29,7 @@ export function registerList(program: Command): void {
           expect: s.defaults?.expect ?? 'holds',
           description: s.description,
           params: s.params,
-          variants: Object.keys(s.variants),
+          variants: s.variants,
         });
       }
       if (flags.json) {
