@@ -1,7 +1,8 @@
 /**
  * Boot memory: what memblock has reserved, and handing the rest to the buddy allocator.
  *
- * **Models:** mm/memblock.c (memblock_reserve, memblock_phys_alloc_range top-down) and
+ * **Models:** mm/memblock.c (memblock_reserve, memblock_phys_alloc_range top-down,
+ * memblock_phys_free) and
  * mm/mm_init.c (memblock_free_all → __free_pages_core over the free ranges), v7.2-era mainline.
  *
  * **Abstracted:** memblock keeps only the reserved list (all RAM is one range, one node); the
@@ -61,6 +62,20 @@ export class Memblock {
     }
     this.memblock_reserve(addr, size);
     return addr;
+  }
+
+  /** memblock_phys_free: [base, base + size) is no longer reserved (ranges around it are cut). */
+  memblock_phys_free(base: number, size: number): void {
+    const end = base + size;
+    const kept: Array<[number, number]> = [];
+    for (const [s, e] of this.reserved) {
+      if (e <= base || s >= end) kept.push([s, e]);
+      else {
+        if (s < base) kept.push([s, base]);
+        if (e > end) kept.push([end, e]);
+      }
+    }
+    this.reserved.splice(0, this.reserved.length, ...kept);
   }
 }
 

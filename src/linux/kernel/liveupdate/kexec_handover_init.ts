@@ -137,12 +137,14 @@ export function kho_memory_init(k: Kernel): void {
 /** Cold boot: lowmem, global and node-0 scratch areas, top-down (kho_reserve_scratch). */
 function kho_reserve_scratch(k: Kernel): void {
   if (!k.kho.enabled) return;
-  const align = (PAGE_SIZE * MAX_ORDER_NR_PAGES) / 2; // CMA_MIN_ALIGNMENT_BYTES: one pageblock
+  const align = PAGE_SIZE * MAX_ORDER_NR_PAGES; // SCRATCH_ALIGNMENT_BYTES
   const size = Math.ceil(k.config.kho_scratch_size / align) * align;
   const limits = [Math.min(4 * 1024 ** 3, k.machine.memSize), k.machine.memSize, k.machine.memSize];
   for (const limit of limits) {
     const addr = k.memblock.memblock_phys_alloc_range(size, align, limit);
     if (addr === 0) {
+      // The areas already reserved go back to memblock before KHO is disabled.
+      for (const area of k.kho.scratch) k.memblock.memblock_phys_free(area.addr, area.size);
       k.kho.scratch = [];
       k.kho.enabled = false;
       k.degrade('kho_reserve_scratch', 'Failed to reserve scratch area, disabling kexec handover');

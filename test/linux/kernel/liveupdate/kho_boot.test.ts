@@ -115,3 +115,18 @@ test('a vmalloc area comes back at a new address with its bytes', () => {
     assert.equal(kho_restore_vmalloc(k2, desc), null, 'a second restore fails');
   });
 });
+
+test('scratch areas are 4 MiB aligned; when one cannot be reserved, the others are freed again', () => {
+  const k = boot(newSim(), new Machine({ memSize: 64 * MiB }));
+  assert.equal(k.kho.scratch.length, 3);
+  for (const area of k.kho.scratch) assert.equal(area.addr % (4 * MiB), 0);
+  // 10 MiB of RAM holds two 4 MiB areas above the reserved first megabyte, not three: KHO is
+  // disabled and memory ends up exactly as on a boot with KHO off.
+  const failed = boot(newSim(), new Machine({ memSize: 10 * MiB }));
+  assert.equal(failed.kho.enabled, false);
+  assert.deepEqual(failed.kho.scratch, []);
+  assert.ok(failed.log.some((l) => l.includes('Failed to reserve scratch area')));
+  const off = boot(newSim(), new Machine({ memSize: 10 * MiB }), { kho_enable_default: false });
+  assert.equal(off.kho.enabled, false);
+  assert.equal(failed.page_alloc.nr_free, off.page_alloc.nr_free);
+});
