@@ -9,7 +9,13 @@ import { test } from 'node:test';
 import type { Sched } from '../../src/sim/index.ts';
 import type { Machine } from '../../src/machine/machine.ts';
 import { BootFailure, Kernel, kernelConfig } from '../../src/linux/kernel.ts';
-import { EBUSY, EINVAL, EIO, ENOENT } from '../../src/linux/include/uapi/asm-generic/errno.ts';
+import {
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EIO,
+  ENOENT,
+} from '../../src/linux/include/uapi/asm-generic/errno.ts';
 import { LINUX_REBOOT_CMD_KEXEC } from '../../src/linux/include/uapi/linux/reboot.ts';
 import { luo_of } from '../../src/linux/kernel/liveupdate/luo_core.ts';
 import { PAGE_SIZE } from '../../src/linux/include/asm-generic/page.ts';
@@ -137,9 +143,15 @@ test('liveupdate_num counts kexecs', () => {
 
 test('a missing handler makes every open of the next boot fail with a sticky -EIO', () => {
   const machine = stage1(newCtl());
-  withKernel(function* (_k, p) {
+  const sessionsPfn = Number(machine.physmem.readU64(luoBlobPa(machine) + 16)) / PAGE_SIZE;
+  const free = (k: Kernel): boolean =>
+    k.page_alloc.freeRanges().some(([start, end]) => start <= sessionsPfn && sessionsPfn < end);
+  withKernel(function* (k, p) {
+    assert.ok(!free(k), 'the session chain is reserved until it is deserialized');
     assert.equal(yield* luo_open_device(p.sys), -EIO);
     assert.equal(yield* luo_open_device(p.sys), -EIO);
+    // The failed deserialization released the session chain.
+    assert.ok(free(k), 'the session chain block went back to the allocator');
   }, machine);
 });
 
@@ -227,3 +239,38 @@ test('multi-block session and file chains round-trip through a kexec', () => {
     ['retrieve f0', 'retrieve f62', 'retrieve f63', 'retrieve f129'],
   );
 });
+
+// Spec §2.4: create grows the session chain before its duplicate check and does not shrink it
+// on -EEXIST. When the sessions fill their blocks exactly (51 per block), the failed create
+// leaves an empty block linked at the end of the chain; the reboot hands it over with count 0,
+// and the next kernel's restore refuses the chain, which LUO cannot boot without.
+for (const [sessions, panics] of [
+  [51, true],
+  [50, false],
+] as const) {
+  test(`${sessions} sessions, then a duplicate create: the next boot ${panics ? 'panics' : 'is fine'}`, () => {
+    let machine: Machine | null = null;
+    withKernel(function* (_k, p) {
+      const luo = yield* luo_open_device(p.sys);
+      for (let i = 0; i < sessions; i++)
+        assert.ok((yield* luo_create_session(p.sys, luo, `s${i}`)) >= 0);
+      assert.equal(yield* luo_create_session(p.sys, luo, 's0'), -EEXIST);
+      assert.equal(yield* p.sys.reboot(LINUX_REBOOT_CMD_KEXEC), 0);
+      machine = p.sys.nextMachine;
+    });
+    assert.ok(machine);
+    if (panics) {
+      const k = Kernel.boot(newSim(), machine, kernelConfig());
+      assert.ok(k instanceof BootFailure);
+      assert.ok(k.fatal);
+      assert.match(k.reason, /session chain/);
+    } else {
+      withKernel(function* (k2, p) {
+        const luo = yield* luo_open_device(p.sys);
+        assert.ok(luo >= 0);
+        assert.equal(luo_of(k2).incoming.list.length, sessions);
+        assert.ok((yield* luo_retrieve_session(p.sys, luo, 's49')) >= 0);
+      }, machine);
+    }
+  });
+}

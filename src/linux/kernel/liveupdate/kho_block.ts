@@ -8,9 +8,10 @@
  * count check, free on error).
  * **Abstracted:**
  * 1. No locking of its own (as in the kernel: callers hold the list or session lock).
- * 2. Header `count` fields are written when the chain is committed at serialize time, and the
- *    chain is terminated after its last non-empty block; capacity left over by a failed insert
- *    (the -EEXIST quirk of spec §2.4) therefore never reaches the next kernel as an empty block.
+ * 2. Header `count` fields are written when the chain is committed at serialize time (the
+ *    kernel sets them as its iterator reserves entries: the same bytes). Every block stays
+ *    linked, as grow links it, so a block left empty by a failed insert (the -EEXIST quirk of
+ *    spec §2.4) reaches the next kernel with count 0, and its restore refuses the chain.
  * 3. The cycle check walks the chain with a visited set (same verdict as Floyd's algorithm).
  * Paths: 1. grow past KHO_MAX_BLOCKS → -ENOSPC; 2. grow allocation failure → -ENOMEM;
  * 3. restore of a cycle, a chain of more than KHO_MAX_BLOCKS, an address outside memory or a
@@ -44,12 +45,19 @@ export class kho_block_set {
   }
 }
 
-/** Makes room for `count` entries; 0, -ENOMEM or -ENOSPC. */
+/**
+ * Makes room for `count` entries; 0, -ENOMEM or -ENOSPC. On an error the blocks this call added
+ * are freed again.
+ */
 export function* kho_block_set_grow(k: Kernel, set: kho_block_set, count: number): Sched<number> {
+  const had = set.blocks.length;
   while (set.capacity < count) {
-    if (set.blocks.length >= KHO_MAX_BLOCKS) return -ENOSPC;
-    const pa = yield* kho_alloc_preserve(k, KHO_BLOCK_SIZE);
-    if (pa < 0) return pa;
+    let pa = -ENOSPC;
+    if (set.blocks.length < KHO_MAX_BLOCKS) pa = yield* kho_alloc_preserve(k, KHO_BLOCK_SIZE);
+    if (pa < 0) {
+      yield* kho_block_set_shrink(k, set, had * set.per_block);
+      return pa;
+    }
     const prev = set.blocks.at(-1);
     if (prev !== undefined)
       k.machine.physmem.writeU64(prev + kho_block_header_ser.fields.next[0], BigInt(pa));
@@ -76,13 +84,15 @@ export function kho_block_entry_pa(set: kho_block_set, i: number): number {
   return block + kho_block_header_ser.size + (i % set.per_block) * set.entry_size;
 }
 
-/** Writes the header counts for `count` entries and ends the chain after the last one used
- * (abstraction 2). Returns the pa of the first block, or 0 when count is 0. */
+/**
+ * Writes the header counts for `count` entries (abstraction 2): full blocks, the last used one,
+ * then 0 in any block past it, which stays linked. Returns the pa of the first block, or 0 when
+ * count is 0.
+ */
 export function kho_block_set_commit(k: Kernel, set: kho_block_set, count: number): number {
-  const used = Math.ceil(count / set.per_block);
   set.blocks.forEach((pa, b) => {
     const n = Math.max(0, Math.min(set.per_block, count - b * set.per_block));
-    const next = b + 1 < used ? BigInt(set.blocks[b + 1] as number) : 0n;
+    const next = BigInt(set.blocks[b + 1] ?? 0);
     const hdr = kho_block_header_ser.encode({ next, count: BigInt(n) });
     k.machine.physmem.write(pa, hdr);
   });

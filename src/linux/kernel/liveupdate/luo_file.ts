@@ -31,6 +31,7 @@ import {
   EEXIST,
   EINVAL,
   ENOENT,
+  ENOSPC,
   EOPNOTSUPP,
 } from '../../include/uapi/asm-generic/errno.ts';
 import { current_files, fget, fput, get_file, type file } from '../../fs/file.ts';
@@ -164,11 +165,10 @@ export function* luo_file_unpreserve_files(luo: Luo, fs: luo_file_set): Sched {
 function* __luo_file_unfreeze(luo: Luo, fs: luo_file_set, upto: luo_file | null): Sched {
   for (const lf of fs.files_list) {
     if (lf === upto) break;
-    if (lf.fh.ops.unfreeze) {
-      yield* mutex_lock(lf.mutex);
-      yield* lf.fh.ops.unfreeze(args_of(lf));
-      yield* mutex_unlock(lf.mutex);
-    }
+    // luo_file_unfreeze_one takes the file's mutex whether or not the handler has unfreeze.
+    yield* mutex_lock(lf.mutex);
+    if (lf.fh.ops.unfreeze) yield* lf.fh.ops.unfreeze(args_of(lf));
+    yield* mutex_unlock(lf.mutex);
   }
   kho_block_set_clear(luo.kernel, fs.block_set);
 }
@@ -184,7 +184,7 @@ export function* luo_file_freeze(
     if (i >= fs.block_set.capacity) {
       luo.kernel.WARN_ON(true, 'luo_file_freeze: no file slot left');
       yield* __luo_file_unfreeze(luo, fs, lf);
-      return -EINVAL;
+      return -ENOSPC;
     }
     let err = 0;
     yield* mutex_lock(lf.mutex);
@@ -252,9 +252,11 @@ export function* luo_retrieve_file(
 export function* luo_file_finish(luo: Luo, fs: luo_file_set): Sched<number> {
   if (fs.count === 0) return 0;
   for (const lf of fs.files_list) {
-    if (!lf.fh.ops.can_finish) continue;
+    // luo_file_can_finish_one takes the file's mutex whether or not the handler has can_finish.
     yield* mutex_lock(lf.mutex);
-    const ok = yield* lf.fh.ops.can_finish(args_of(lf, lf.retrieve_status));
+    const ok = lf.fh.ops.can_finish
+      ? yield* lf.fh.ops.can_finish(args_of(lf, lf.retrieve_status))
+      : true;
     yield* mutex_unlock(lf.mutex);
     if (!ok) return -EBUSY;
   }
@@ -290,8 +292,9 @@ export function* luo_file_deserialize(
   const chain = kho_block_set_restore(luo.kernel, Number(files_pa), luo_file_ser.size);
   if (typeof chain === 'number') return chain;
   let err = 0;
-  yield* down_read(luo.luo_register_rwlock);
   for (let i = 0; i < chain.count; i++) {
+    // luo_file_deserialize_one: the handler list is read-locked per entry.
+    yield* down_read(luo.luo_register_rwlock);
     const bytes = kho_block_chain_entry(luo.kernel, chain, i);
     const compat = abi_get_string(
       bytes,
@@ -300,6 +303,7 @@ export function* luo_file_deserialize(
     );
     const fh = luo.file_handlers.find((h) => h.compatible === compat);
     if (fh === undefined) {
+      yield* up_read(luo.luo_register_rwlock);
       luo.kernel.pr_warn(`No registered handler for compatible '${compat}'`);
       err = -ENOENT;
       break;
@@ -308,8 +312,8 @@ export function* luo_file_deserialize(
     const lf = new luo_file(luo.sim, fh, null, ser.data, ser.token);
     lf.session = fs.owner;
     fs.files_list.push(lf);
+    yield* up_read(luo.luo_register_rwlock);
   }
-  yield* up_read(luo.luo_register_rwlock);
   if (err === 0 && BigInt(fs.count) !== count) err = -EINVAL;
   if (err < 0) {
     fs.files_list.length = 0;

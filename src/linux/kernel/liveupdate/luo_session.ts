@@ -29,7 +29,7 @@ import {
   liveupdate_session_retrieve_fd,
 } from '../../include/uapi/linux/liveupdate.ts';
 import type { UserPtr } from '../../include/linux/uaccess.ts';
-import { EEXIST, EFAULT, EINVAL, ENOENT } from '../../include/uapi/asm-generic/errno.ts';
+import { EEXIST, EFAULT, EINVAL, ENOENT, ENOSPC } from '../../include/uapi/asm-generic/errno.ts';
 import { O_CLOEXEC, O_RDWR } from '../../include/uapi/asm-generic/fcntl.ts';
 import {
   LUO_SESSION_SER_NAME_OFFSET,
@@ -56,6 +56,7 @@ import {
   kho_block_set_commit,
   kho_block_set_grow,
   kho_block_set_shrink,
+  type kho_block_chain,
 } from './kho_block.ts';
 import {
   luo_preserve_file,
@@ -148,8 +149,12 @@ export function* luo_session_create(
   yield* luo_down_read(luo, luo.session_serialize_rwsem);
   const err = yield* luo_session_insert(luo, luo.outgoing, s);
   let f: file | null = null;
-  if (err === 0)
+  if (err === 0) {
+    // luo_session_getfile: under the new session's mutex.
+    yield* mutex_lock(s.mutex);
     f = anon_inode_getfile(luo.sim, session_file_name(s.name), session_fops(luo), s, O_RDWR);
+    yield* mutex_unlock(s.mutex);
+  }
   yield* luo_up_read(luo, luo.session_serialize_rwsem);
   if (f === null) {
     put_unused_fd(current_files(luo.sim), fd);
@@ -219,7 +224,7 @@ export function* luo_session_serialize(luo: Luo): Sched<number> {
   yield* luo_down_write(luo, sh.rwsem);
   phys.writeU64(luo.luo_ser_pa + luo_ser.fields.sessions_pa[0], 0n);
   for (const [i, s] of sh.list.entries()) {
-    let ret: { files: bigint; count: bigint } | number = -EINVAL;
+    let ret: { files: bigint; count: bigint } | number = -ENOSPC;
     if (!luo.kernel.WARN_ON(i >= sh.block_set.capacity, 'luo_session_serialize: no slot')) {
       yield* mutex_lock(s.mutex);
       ret = yield* luo_file_freeze(luo, s.file_set);
@@ -248,6 +253,13 @@ export function* luo_session_serialize(luo: Luo): Sched<number> {
 }
 
 /** First open of /dev/liveupdate: rebuilds the incoming sessions. Errors leak what was built. */
+/** The error path of deserialize: the session chain is released (sessions built so far stay). */
+function luo_session_deserialize_failed(luo: Luo, chain: kho_block_chain, err: number): number {
+  kho_block_chain_destroy(luo.kernel, chain);
+  luo.incoming_sessions = null;
+  return err;
+}
+
 export function* luo_session_deserialize(luo: Luo): Sched<number> {
   const chain = luo.incoming_sessions;
   if (chain === null) return 0;
@@ -258,7 +270,7 @@ export function* luo_session_deserialize(luo: Luo): Sched<number> {
     let err = yield* luo_session_insert(luo, luo.incoming, s);
     if (err < 0) {
       luo.kernel.pr_warn(`Failed to insert session [${name}] ${err}`);
-      return err;
+      return luo_session_deserialize_failed(luo, chain, err);
     }
     const ser = luo_session_ser.read(bytes);
     yield* mutex_lock(s.mutex);
@@ -266,7 +278,7 @@ export function* luo_session_deserialize(luo: Luo): Sched<number> {
     yield* mutex_unlock(s.mutex);
     if (err < 0) {
       luo.kernel.pr_warn(`Failed to deserialize files for session [${name}] ${err}`);
-      return err;
+      return luo_session_deserialize_failed(luo, chain, err);
     }
   }
   kho_block_chain_destroy(luo.kernel, chain);
