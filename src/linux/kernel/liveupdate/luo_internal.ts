@@ -7,6 +7,9 @@
  * list headers, and the globals `luo_global`, `luo_session_global`, the handler list with
  * `luo_register_rwlock`, the preserved-files xarray and `luo_session_serialize_rwsem`.
  * **Abstracted:** FLB state (not modelled, see include/linux/liveupdate.ts); module refcounts.
+ * Not upstream: the session a `luo_file` and a `luo_file_set` record, which patch 01 of the
+ * guest_memfd series passes to every handler op (`args.session`) for its
+ * liveupdate_get_token_outgoing / liveupdate_get_file_incoming helpers (luo_file.ts).
  */
 import type { ObjectId, Sched, Sim } from '../../../sim/index.ts';
 import {

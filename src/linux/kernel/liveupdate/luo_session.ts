@@ -6,7 +6,11 @@
  * luo_session_retrieve, luo_session_release (outgoing: unpreserve all; incoming: implicit
  * finish), the session ioctls, luo_session_serialize and luo_session_deserialize.
  * **Abstracted:** session allocation and anon-inode creation never fail; FINISH ignores its
- * `reserved` field (the mainline snapshot; the 2026-07-25 check is not modelled).
+ * `reserved` field (the mainline snapshot; the 2026-07-25 check is not modelled) and writes no
+ * reply (the kernel echoes the struct, which cannot fault here: see uaccess.ts). Session names
+ * are JavaScript strings decoded as UTF-8, not byte arrays: names that are not valid UTF-8
+ * compare, cross a kexec and come back from GET_NAME differently from the kernel's bytes (the
+ * ported selftests use ASCII names).
  * Paths: create: 1. -EMFILE 2. bad name -EINVAL 3. grow -ENOMEM/-ENOSPC 4. -EEXIST 5. copy-out
  * -EFAULT (the release removes the session). retrieve: 1. -EMFILE 2. -ENOENT 3. already
  * retrieved -EINVAL 4. copy-out -EFAULT (the release finishes the session). Release of a
