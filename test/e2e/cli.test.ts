@@ -257,7 +257,7 @@ test('list --json gives each scenario its parameters (with bounds) and described
   assert.deepEqual(aborted?.params.fix?.choices, ['preserve-vm', 'close', 'none']);
   const race = rows.find((x) => x.name === 'gmem-freeze-race');
   assert.equal(race?.variants.default, 'the behaviour as written');
-  assert.match(race?.variants['no-sync-on-freeze'] ?? '', /does not synchronize_srcu/);
+  assert.match(race.variants['no-sync-on-freeze'] ?? '', /does not synchronize_srcu/);
 });
 
 test('--json prints a machine-readable result', () => {
