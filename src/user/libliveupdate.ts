@@ -9,8 +9,9 @@
  * `sys` that also implements `MemfdSys`.
  */
 import type { Sched } from '../sim/index.ts';
-import { EINVAL, ENOENT } from '../linux/include/uapi/asm-generic/errno.ts';
+import { EFAULT, EINVAL, ENOENT } from '../linux/include/uapi/asm-generic/errno.ts';
 import { O_RDWR } from '../linux/include/uapi/asm-generic/fcntl.ts';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../linux/include/uapi/asm-generic/mman.ts';
 import {
   LIVEUPDATE_IOCTL_CREATE_SESSION,
   LIVEUPDATE_IOCTL_RETRIEVE_SESSION,
@@ -108,41 +109,47 @@ export function* luo_get_session_name(sys: Syscalls, session_fd: number): Sched<
   return new TextDecoder().decode(name.subarray(0, nul < 0 ? name.length : nul));
 }
 
-/** memfd of one page holding `data`, preserved as `token`, then closed (LUO keeps it). */
+const MEMFD_PAGE = 4096;
+
+/** The NUL-terminated string at the start of `bytes`. */
+const cString = (bytes: Uint8Array): string => {
+  const nul = bytes.indexOf(0);
+  return new TextDecoder().decode(bytes.subarray(0, nul < 0 ? bytes.length : nul));
+};
+
+/**
+ * A memfd of one page whose mapping gets `data` (NUL-terminated), preserved as `token`, then
+ * closed (LUO keeps it): 0 or -errno.
+ */
 export function* create_and_preserve_memfd(
   sys: Syscalls & MemfdSys,
   session_fd: number,
   token: bigint,
   data: string,
 ): Sched<number> {
-  const fd = yield* sys.memfd_create('preserved_memfd', 0);
+  const fd = yield* sys.memfd_create('test_mfd', 0);
   if (fd < 0) return fd;
-  let ret = yield* sys.ftruncate(fd, 4096);
-  if (ret >= 0) ret = yield* sys.pwrite(fd, new TextEncoder().encode(`${data}\0`), 0);
+  let ret = yield* sys.ftruncate(fd, MEMFD_PAGE);
+  if (ret >= 0) {
+    const map = yield* sys.mmap(0, MEMFD_PAGE, PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map < 0) ret = map;
+    else {
+      // snprintf(map, page_size, "%s", data)
+      const text = new TextEncoder().encode(data).subarray(0, MEMFD_PAGE - 1);
+      const stored = yield* sys.store(map, Uint8Array.of(...text, 0));
+      yield* sys.munmap(map, MEMFD_PAGE);
+      if (!stored.ok) ret = -EFAULT;
+    }
+  }
   if (ret >= 0) ret = yield* luo_session_preserve_fd(sys, session_fd, fd, token);
   yield* sys.close(fd);
   return ret < 0 ? ret : 0;
 }
 
-/** Retrieves `token` and reads its NUL-terminated string: the fd and the text, or -errno. */
-export function* restore_and_read_memfd(
-  sys: Syscalls & MemfdSys,
-  session_fd: number,
-  token: bigint,
-): Sched<{ fd: number; text: string } | number> {
-  const fd = yield* luo_session_retrieve_fd(sys, session_fd, token);
-  if (fd < 0) return fd;
-  const buf = new Uint8Array(4096);
-  const n = yield* sys.pread(fd, buf, 0);
-  if (n < 0) return n;
-  const nul = buf.indexOf(0);
-  return { fd, text: new TextDecoder().decode(buf.subarray(0, nul < 0 ? n : nul)) };
-}
-
 /**
- * restore_and_verify_memfd(): retrieves `token` and compares its NUL-terminated text with
- * `expected` (null = no comparison). The fd, or -errno; a mismatch is -EINVAL (the fd is closed).
- * The C helper maps the page read-only and strcmp()s it; reading the page is the same check.
+ * restore_and_verify_memfd(): retrieves `token`, maps its first page read-only and compares the
+ * NUL-terminated text there with `expected` (null = no comparison). The fd, or -errno; a
+ * mismatch is -EINVAL (the fd is closed).
  */
 export function* restore_and_verify_memfd(
   sys: Syscalls & MemfdSys,
@@ -150,13 +157,41 @@ export function* restore_and_verify_memfd(
   token: bigint,
   expected: string | null,
 ): Sched<number> {
-  const r = yield* restore_and_read_memfd(sys, session_fd, token);
-  if (typeof r === 'number') return r;
-  if (expected !== null && r.text !== expected) {
-    yield* sys.close(r.fd);
-    return -EINVAL;
+  const fd = yield* luo_session_retrieve_fd(sys, session_fd, token);
+  if (fd < 0) return fd;
+  let ret = fd;
+  const map = yield* sys.mmap(0, MEMFD_PAGE, PROT_READ, MAP_SHARED, fd, 0);
+  if (map < 0) ret = map;
+  else {
+    const page = yield* sys.load(map, MEMFD_PAGE);
+    if (!page.ok) ret = -EFAULT;
+    else if (expected !== null && cString(page.bytes) !== expected) ret = -EINVAL;
+    yield* sys.munmap(map, MEMFD_PAGE);
   }
-  return r.fd;
+  if (ret < 0) yield* sys.close(fd);
+  return ret;
+}
+
+/**
+ * Retrieves `token` (restore_and_verify_memfd without a comparison) and read()s up to `max`
+ * bytes at the file position (31, as restore_and_read_stage does): the fd and the
+ * NUL-terminated text, or -errno.
+ */
+export function* restore_and_read_memfd(
+  sys: Syscalls & MemfdSys,
+  session_fd: number,
+  token: bigint,
+  max = 31,
+): Sched<{ fd: number; text: string } | number> {
+  const fd = yield* restore_and_verify_memfd(sys, session_fd, token, null);
+  if (fd < 0) return fd;
+  const buf = new Uint8Array(max);
+  const n = yield* sys.read(fd, buf);
+  if (n < 0) {
+    yield* sys.close(fd);
+    return n;
+  }
+  return { fd, text: cString(buf.subarray(0, n)) };
 }
 
 /** A session `name` holding a memfd whose text is `next_stage`; the session fd stays open. */

@@ -89,7 +89,7 @@ export function* save_pfns(ctx: ProgramContext, state_fd: number, pfns: number[]
 
 /** Stage 2: the pfns stage 1 saved. */
 export function* load_pfns(ctx: ProgramContext, state_fd: number): Sched<number[]> {
-  const r = yield* restore_and_read_memfd(ctx.sys, state_fd, PFNS_TOKEN);
+  const r = yield* restore_and_read_memfd(ctx.sys, state_fd, PFNS_TOKEN, 4095);
   if (typeof r === 'number') return ctx.t.fail_exit(`restore the pfn list: ${r}`);
   yield* ctx.sys.close(r.fd);
   return r.text.split(',').map(Number);

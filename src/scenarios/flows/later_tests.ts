@@ -5,10 +5,11 @@
  *
  * Stage 1, with the state session "gmem_preservation_state" (0x999), one default VM and the main
  * session "gmem_vm_preservation_session":
- *   TEST 1: a guest_memfd without INIT_SHARED (flags 0), preserved as 0x9001 → -ENOENT (no
+ *   TEST 1: a guest_memfd without INIT_SHARED (flags 0), preserved as 0x9001, must fail (a
+ *     fatal assertion, as every check of this test except where noted; v3 returns -ENOENT: no
  *     handler accepts it);
- *   TEST 2: MMAP only (when KVM_CAP_GUEST_MEMFD_FLAGS reports MMAP), 0x9002 → -ENOENT;
- *   TEST 3: /dev/null, 0x9003 → -ENOENT;
+ *   TEST 2: MMAP only (when KVM_CAP_GUEST_MEMFD_FLAGS reports MMAP), 0x9002, must fail;
+ *   TEST 3: /dev/null (skipped if it cannot be opened), 0x9003, must fail;
  *   TEST 4: in session "session_frozen_ops", a 16 MiB MMAP | INIT_SHARED guest_memfd whose
  *     byte 0 the host wrote is preserved as 0x8888 (0); fallocate(KEEP_SIZE) at DATA_SIZE and
  *     fallocate(KEEP_SIZE | PUNCH_HOLE) at 0 → EPERM; byte 0 still reads the pattern through a
@@ -19,12 +20,14 @@
  *     4 GiB; the VM (0x1001) and the guest_memfd (0x1002) are preserved in the main session;
  *     daemonize; init kexecs.
  * Stage 2: retrieve the main session, the VM, the guest_memfd; rebind; the guest checks every
- * byte; FINISH both sessions.
+ * byte; free the VM (closing the retrieved VM fd); FINISH the main session (result ignored, as
+ * in C) and the state session.
  *
  * Expectations: 'post-v3' and 'v3' hold. The default variant is RFC v2, which fails the
- * scenario: its can_preserve accepts TESTs 1 and 2 (preserve returns 0, two failed EXPECTs)
- * and dereferences /dev/null's NULL private_data in TEST 3 (a kernel NULL-pointer oops,
- * reported as a model assertion), so `defaults.expect` is 'violated'.
+ * scenario at TEST 1: its can_preserve accepts a guest_memfd without INIT_SHARED, so the
+ * preserve returns 0 and the test stops there, as the C test does. (Had it gone on, TEST 3's
+ * /dev/null would oops RFC v2's can_preserve on its NULL private_data: the Appendix A row "no
+ * handler's can_preserve accepts the file" shows that.) `defaults.expect` is 'violated'.
  */
 import type { Sched } from '../../sim/index.ts';
 import {
@@ -44,7 +47,6 @@ import {
 } from '../../user/libliveupdate.ts';
 import { daemonize_and_wait, type ProgramContext } from '../../user/two_stage.ts';
 import {
-  ENOENT,
   EPERM,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -94,7 +96,7 @@ function* test_refused_gmem(
     return;
   }
   const r = yield* luo_session_preserve_fd(sys, session_fd, fd, token);
-  t.EXPECT_EQ(r, -ENOENT, `preserve guest_memfd ${what}`);
+  t.ASSERT_LT(r, 0, `preserve guest_memfd ${what} must fail`);
   yield* sys.close(fd);
 }
 
@@ -102,8 +104,9 @@ function* test_non_gmem(ctx: ProgramContext, session_fd: number): Sched {
   const { t, sys } = ctx;
   t.print_msg('TEST: Preserving a non-guest_memfd FD');
   const fd = yield* sys.open('/dev/null');
-  t.ASSERT_GE(fd, 0, 'open /dev/null');
-  t.EXPECT_EQ(yield* luo_session_preserve_fd(sys, session_fd, fd, 0x9003n), -ENOENT, '/dev/null');
+  if (fd < 0) return;
+  const r = yield* luo_session_preserve_fd(sys, session_fd, fd, 0x9003n);
+  t.ASSERT_LT(r, 0, 'preserve /dev/null must fail');
   yield* sys.close(fd);
 }
 
@@ -120,13 +123,13 @@ function* test_frozen_ops(ctx: ProgramContext, vm: KvmVm, luo_fd: number): Sched
   yield* sys.munmap(addr, GMEM_SIZE);
   t.ASSERT_EQ(yield* luo_session_preserve_fd(sys, session_fd, fd, FROZEN_TOKEN), 0, 'preserve');
   const allocate = yield* sys.fallocate(fd, FALLOC_FL_KEEP_SIZE, DATA_SIZE, PAGE);
-  t.EXPECT_EQ(allocate, -EPERM, 'fallocate(KEEP_SIZE) on a frozen guest_memfd');
+  t.ASSERT_EQ(allocate, -EPERM, 'fallocate(KEEP_SIZE) on a frozen guest_memfd');
   const punch = yield* sys.fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 0, PAGE);
-  t.EXPECT_EQ(punch, -EPERM, 'fallocate(PUNCH_HOLE) on a frozen guest_memfd');
+  t.ASSERT_EQ(punch, -EPERM, 'fallocate(PUNCH_HOLE) on a frozen guest_memfd');
   const old = yield* read_gmem_byte(ctx, fd, 0, GMEM_SIZE);
-  t.EXPECT_EQ('value' in old ? old.value : -1, pattern(0), 'byte 0 of the frozen guest_memfd');
+  t.ASSERT_EQ('value' in old ? old.value : -1, pattern(0), 'byte 0 of the frozen guest_memfd');
   const fresh = yield* read_gmem_byte(ctx, fd, DATA_SIZE, GMEM_SIZE);
-  t.EXPECT_EQ('signal' in fresh ? fresh.signal : 0, SIGBUS, 'never-populated byte DATA_SIZE');
+  t.ASSERT_EQ('signal' in fresh ? fresh.signal : 0, SIGBUS, 'never-populated byte DATA_SIZE');
   yield* luo_session_finish(sys, session_fd);
   yield* sys.close(session_fd);
   const after = yield* sys.fallocate(fd, FALLOC_FL_KEEP_SIZE, DATA_SIZE, PAGE);
@@ -174,12 +177,15 @@ function* stage2(ctx: ProgramContext, luo_fd: number, state_fd: number): Sched {
   if (typeof vm === 'number') return t.fail_exit(`vm_create_from_fd: ${vm}`);
   t.ASSERT_EQ(yield* bind_gmem(vm, gmem_fd, GMEM_SIZE), 0, 'KVM_SET_USER_MEMORY_REGION2');
   yield* run_pattern_guest(ctx, vm, 0, 'check', GMEM_GPA, DATA_SIZE);
-  t.print_msg('SUCCESS: Phase 2 Complete! All 5MB complex data verified intact!');
-  yield* finish_and_close(ctx, session_fd, 'main session');
-  yield* finish_and_close(ctx, state_fd, 'state session');
-  yield* sys.close(luo_fd);
+  // As in C: the VM (its vCPU and retrieved fd) is freed before the main session is finished,
+  // whose result is not checked; the state session's finish is.
   yield* kvm_vm_free(vm);
+  t.print_msg('SUCCESS: Phase 2 Complete! All 5MB complex data verified intact!');
+  yield* luo_session_finish(sys, session_fd);
+  yield* sys.close(session_fd);
+  yield* finish_and_close(ctx, state_fd, 'state session');
   yield* sys.close(gmem_fd);
+  yield* sys.close(luo_fd);
 }
 
 export default defineKexecFlow({
@@ -187,8 +193,8 @@ export default defineKexecFlow({
   description:
     "the later tree's guest_memfd_preservation_test.c (TESTs 1-4: refused preserves, frozen " +
     'guest_memfd ops; TEST 5: preserve/kexec/verify). Holds on v3 and post-v3; expected ' +
-    'violated on the default RFC v2, whose can_preserve accepts TESTs 1-2 and oopses on ' +
-    "/dev/null's NULL private_data in TEST 3",
+    'violated on the default RFC v2, whose can_preserve accepts the guest_memfd without ' +
+    'INIT_SHARED of TEST 1, where the test stops',
   expect: 'violated',
   stateSessionName: STATE_SESSION_NAME,
   stage1,

@@ -6,12 +6,8 @@
  * forks a child per case; here every case also gets its own kernel, which only removes
  * cross-test leftovers). The fixture holds two device fds, closed by the teardown if still
  * open. Steps, session names, tokens, data and expected errno values are those of the C file;
- * every negative case asserts its exact errno.
- *
- * Deviation: the model has no /dev/null (drivers/char/mem.c is not modelled yet), so
- * preserve_unsupported_fd falls back to another character device without a LUO handler,
- * /dev/liveupdate itself, which takes the same path (no handler's can_preserve accepts it →
- * -ENOENT).
+ * every negative case asserts its exact errno. preserve_unsupported_fd opens /dev/null, as
+ * the C file does (drivers/char/mem.ts).
  */
 import type { Sched } from '../../sim/index.ts';
 import type { Scenario } from '../../explore/scenario.ts';
@@ -238,12 +234,7 @@ const preserve_unsupported_fd = TEST_F(
     yield* openDevice(self, ctx);
     const session_fd = yield* luo_create_session(sys, self.fd1, 'unsupported-fd-test');
     t.ASSERT_GE(session_fd, 0, 'luo_create_session');
-    let unsupported_fd = yield* sys.open('/dev/null', O_RDWR);
-    if (unsupported_fd === -ENOENT) {
-      t.print_msg('/dev/null is not modelled: preserving the /dev/liveupdate fd instead');
-      unsupported_fd = self.fd1;
-      self.fd1 = -1;
-    }
+    const unsupported_fd = yield* sys.open('/dev/null', O_RDWR);
     t.ASSERT_GE(unsupported_fd, 0, 'open(/dev/null)');
     const ret = yield* luo_session_preserve_fd(sys, session_fd, unsupported_fd, 0xdeadn);
     t.EXPECT_EQ(ret, -ENOENT, 'preserve of an unsupported fd');
