@@ -59,7 +59,7 @@ export function asTestSystem(state: unknown): TestSystem | null {
   return state instanceof TestSystem ? state : null;
 }
 
-/** One line saying how a run ended: PASS, or FAIL with the first reason. */
+/** One line saying how a run ended: PASS, FAIL with the first reason, or INCONCLUSIVE. */
 export function runVerdict(r: RunOnceResult<unknown>): {
   ok: boolean;
   /** The execution stopped at the step limit: it proves nothing either way. */
