@@ -256,7 +256,6 @@ export function* luo_session_serialize(luo: Luo): Sched<number> {
   return 0;
 }
 
-/** First open of /dev/liveupdate: rebuilds the incoming sessions. Errors leak what was built. */
 /** The error path of deserialize: the session chain is released (sessions built so far stay). */
 function luo_session_deserialize_failed(luo: Luo, chain: kho_block_chain, err: number): number {
   kho_block_chain_destroy(luo.kernel, chain);
@@ -264,6 +263,10 @@ function luo_session_deserialize_failed(luo: Luo, chain: kho_block_chain, err: n
   return err;
 }
 
+/**
+ * First open of /dev/liveupdate: rebuilds the incoming sessions. An error releases the session
+ * chain; the sessions already built stay in the list (leaked, as in the kernel).
+ */
 export function* luo_session_deserialize(luo: Luo): Sched<number> {
   const chain = luo.incoming_sessions;
   if (chain === null) return 0;
