@@ -2,8 +2,8 @@
  * Boot memory: what memblock has reserved, and handing the rest to the buddy allocator.
  *
  * **Models:** mm/memblock.c (memblock_reserve, memblock_phys_alloc_range top-down,
- * memblock_phys_free) and
- * mm/mm_init.c (memblock_free_all → __free_pages_core over the free ranges), v7.2-era mainline.
+ * memblock_phys_free) and mm/mm_init.c (memblock_free_all → __free_pages_core over the free
+ * ranges), v7.2-era mainline.
  *
  * **Abstracted:** memblock keeps only the reserved list (all RAM is one range, one node); the
  * low 1 MiB is reserved as on x86 (which also keeps physical address 0, "none" in every
