@@ -31,6 +31,7 @@ import {
   vm_create_guest_memfd,
   vm_set_user_memory_region2,
   vm_vcpu_add,
+  type KvmVcpu,
   type KvmVm,
 } from '../../user/kvm_util.ts';
 import {
@@ -63,9 +64,8 @@ const STATE_TOKEN = 0x999n;
  * repeats over the whole range. */
 const PAGE_IMAGE = Uint8Array.from({ length: 4096 }, (_, i) => (i ^ 0x5a) & 0xff);
 
-/** Runs the vCPU once; the test fails unless the guest ended with GUEST_DONE. */
-function* run_guest(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched {
-  const { t } = ctx;
+/** vCPU 0 running the guest code of `phase` (phase 1 writes the pattern, phase 2 checks it). */
+function* add_vcpu(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched<KvmVcpu> {
   const guest =
     phase === 1
       ? function* () {
@@ -77,7 +77,13 @@ function* run_guest(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched {
           yield* GUEST_DONE();
         };
   const vcpu = yield* vm_vcpu_add(vm, 0, guest);
-  if (typeof vcpu === 'number') return t.fail_exit(`vm_vcpu_add: ${vcpu}`);
+  if (typeof vcpu === 'number') return ctx.t.fail_exit(`vm_vcpu_add: ${vcpu}`);
+  return vcpu;
+}
+
+/** Runs the vCPU once; the test fails unless the guest ended with GUEST_DONE. */
+function* run_guest(ctx: ProgramContext, vcpu: KvmVcpu, phase: 1 | 2): Sched {
+  const { t } = ctx;
   const r = yield* vcpu_run(vcpu);
   t.ASSERT_EQ(r, 0, `KVM_RUN (phase ${phase})`);
   const uc = yield* get_ucall(vcpu);
@@ -101,13 +107,15 @@ function* bind_gmem(ctx: ProgramContext, vm: KvmVm, gmem_fd: number): Sched {
 function* run_stage_1(ctx: ProgramContext, luo_fd: number): Sched {
   const { t, sys, proc } = ctx;
   yield* create_state_file_or_exit(ctx, luo_fd, STATE_SESSION_NAME, STATE_TOKEN, 2);
+  // __vm_create_shape_with_one_vcpu: the VM and its vCPU first, then the guest_memfd.
   const vm = yield* vm_create(proc);
   if (typeof vm === 'number') return t.fail_exit(`vm_create: ${vm}`);
+  const vcpu = yield* add_vcpu(ctx, vm, 1);
   const flags = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
   const gmem_fd = yield* vm_create_guest_memfd(vm, GMEM_SIZE, flags);
   t.ASSERT_GE(gmem_fd, 0, 'vm_create_guest_memfd');
   yield* bind_gmem(ctx, vm, gmem_fd);
-  yield* run_guest(ctx, vm, 1);
+  yield* run_guest(ctx, vcpu, 1);
   const session_fd = yield* luo_create_session(sys, luo_fd, SESSION_NAME);
   t.ASSERT_GE(session_fd, 0, 'luo_create_session');
   t.ASSERT_EQ(yield* luo_session_preserve_fd(sys, session_fd, vm.fd, VM_TOKEN), 0, 'preserve VM');
@@ -137,8 +145,9 @@ function* run_stage_2(ctx: ProgramContext, luo_fd: number, state_session_fd: num
   const vm = yield* vm_create_from_fd(proc, vm_fd);
   if (typeof vm === 'number') return t.fail_exit(`vm_create_from_fd: ${vm}`);
   yield* bind_gmem(ctx, vm, gmem_fd);
+  const vcpu = yield* add_vcpu(ctx, vm, 2);
   t.print_msg('Running VM in Phase 2...');
-  yield* run_guest(ctx, vm, 2);
+  yield* run_guest(ctx, vcpu, 2);
   t.print_msg('SUCCESS: Phase 2 Complete! All 5MB complex data verified intact!');
   yield* luo_session_finish(sys, session_fd);
   yield* sys.close(session_fd);
