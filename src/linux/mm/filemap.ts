@@ -201,7 +201,9 @@ export function filemap_get_folios(m: address_space, start: number, end: number)
 
 /**
  * truncate_inode_pages_range(mapping, lstart, lend): drops the folios wholly inside the byte
- * range [lstart, lend] (lend inclusive, -1 = to the end) and zeroes the partial edges.
+ * range [lstart, lend] (lend inclusive, -1 = to the end), each unmapped from every process
+ * that maps it first (truncate_cleanup_folio → unmap_mapping_folio), and zeroes the partial
+ * edges.
  */
 export function* truncate_inode_pages_range(
   k: MmKernel,
@@ -217,6 +219,7 @@ export function* truncate_inode_pages_range(
     const fstart = folio.index * PAGE_SIZE;
     const fend = fstart + folio_size(folio) - 1;
     if (fstart >= lstart && fend <= last) {
+      yield* unmap_mapping_range(k, m, fstart, folio_size(folio), false);
       __filemap_remove_folio(k, folio);
     } else {
       const from = Math.max(lstart, fstart) - fstart;

@@ -41,7 +41,7 @@ import {
   WRITE_ONCE,
 } from '../../../sync/index.ts';
 import { file_inode, type file } from '../../fs/file.ts';
-import { PAGE_SHIFT, PAGE_SIZE } from '../../include/asm-generic/page.ts';
+import { PAGE_SIZE } from '../../include/asm-generic/page.ts';
 import { folio_zero } from '../../include/linux/highmem.ts';
 import { folio_order, type Folio } from '../../include/linux/mm_types.ts';
 import { folio_mark_uptodate, folio_test_uptodate } from '../../include/linux/page-flags.ts';
@@ -214,7 +214,8 @@ function* kvm_gmem_punch_hole(
 ): Sched<number> {
   const m = gi.i_mapping_of();
   yield* filemap_invalidate_lock(m);
-  kvm_gmem_invalidate(gi, offset >> PAGE_SHIFT, (offset + len) >> PAGE_SHIFT);
+  // Page indices as in pgoff_t: plain division (a shift would wrap at 2 GiB in JavaScript).
+  kvm_gmem_invalidate(gi, offset / PAGE_SIZE, (offset + len) / PAGE_SIZE);
   yield* truncate_inode_pages_range(k, m, offset, offset + len - 1);
   yield* filemap_invalidate_unlock(m);
   return 0;
