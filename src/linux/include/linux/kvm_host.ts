@@ -13,7 +13,12 @@
  *    race in the model because kvm->srcu is not modelled: a memslot update is atomic with
  *    respect to a vCPU's fault.
  * 2. The secondary MMU is a map gfn → pfn (`spte`) filled by faults and zapped by guest_memfd
- *    invalidation and memslot deletion; no mmu_lock, no invalidation sequence retry.
+ *    invalidation and memslot deletion. There is no mmu_lock and no invalidation in progress:
+ *    an invalidation zaps and bumps `mmu_invalidate_seq` in one step, and a fault maps its pfn
+ *    only if the sequence did not move since it started. So a fault that runs between a punch
+ *    hole's zap and its truncate can map the folio the truncate then frees (the kernel makes it
+ *    retry until kvm_mmu_invalidate_end). No built-in scenario races a punch against a fault on
+ *    the same page; the zap and the sequence are not visible operations either.
  * 3. The guest's code is a generator of guest operations (`GuestCode`); where the selftests
  *    load the test ELF into guest memory and point RIP at a function, the model points RIP at an
  *    entry of the per-execution guest text table (arch/x86/kvm/x86.ts).

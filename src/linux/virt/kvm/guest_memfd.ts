@@ -66,7 +66,7 @@ import {
   truncate_inode_pages_range,
 } from '../../mm/filemap.ts';
 import { folio_put } from '../../mm/page_alloc.ts';
-import { gmem_variant, GMEM_I, gmem_inode } from './guest_memfd_h.ts';
+import { gmem_variant, GMEM_I, gmem_inode, type gmem_file } from './guest_memfd_h.ts';
 
 export * from './guest_memfd_h.ts';
 export { kvm_gmem_bind, kvm_gmem_unbind, kvm_gmem_get_pfn } from './guest_memfd_bind.ts';
@@ -196,14 +196,24 @@ export function* kvm_gmem_folio_first_access(k: Kernel, gi: gmem_inode, folio: F
   folio_mark_uptodate(folio);
 }
 
+/**
+ * Zaps the guest mappings of the indices [start, end) that `f` binds, and bumps its VM's
+ * invalidation sequence once when any is bound there (__kvm_gmem_invalidate_begin and _end
+ * together; kvm_host.ts abstraction 2).
+ */
+export function kvm_gmem_invalidate_file(f: gmem_file, start: number, end: number): void {
+  let found = false;
+  for (const [index, slot] of f.bindings) {
+    if (index < start || index >= end) continue;
+    found = true;
+    f.kvm.spte.delete(slot.base_gfn + index - slot.gmem_pgoff);
+  }
+  if (found) f.kvm.mmu_invalidate_seq++;
+}
+
 /** Zaps the guest mappings of [start, end) in every VM bound to the inode. */
 export function kvm_gmem_invalidate(gi: gmem_inode, start: number, end: number): void {
-  for (const f of gi.gmem_file_list)
-    for (const [index, slot] of f.bindings) {
-      f.kvm.mmu_invalidate_seq++;
-      if (index < start || index >= end) continue;
-      f.kvm.spte.delete(slot.base_gfn + index - slot.gmem_pgoff);
-    }
+  for (const f of gi.gmem_file_list) kvm_gmem_invalidate_file(f, start, end);
 }
 
 function* kvm_gmem_punch_hole(
