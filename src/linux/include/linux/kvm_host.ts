@@ -13,23 +13,26 @@
  *    race in the model because kvm->srcu is not modelled: a memslot update is atomic with
  *    respect to a vCPU's fault.
  * 2. The secondary MMU is a map gfn → pfn (`spte`) filled by faults and zapped by guest_memfd
- *    invalidation and memslot deletion. There is no mmu_lock and no invalidation in progress:
- *    an invalidation zaps and bumps `mmu_invalidate_seq` in one step, and a fault maps its pfn
- *    only if the sequence did not move since it started. So a fault that runs between a punch
- *    hole's zap and its truncate can map the folio the truncate then frees (the kernel makes it
- *    retry until kvm_mmu_invalidate_end). No built-in scenario races a punch against a fault on
- *    the same page; the zap and the sequence are not visible operations either.
+ *    invalidation and memslot deletion. KVM_MMU_LOCK is one shared object (`mmu`): an
+ *    invalidation's begin (count in progress, range, zap) and end (sequence bump) are each one
+ *    visible write of it, and a fault reads it when it samples the sequence and when it maps
+ *    the pfn (mmu_invalidate_retry_gfn). A fault that must retry while an invalidation covers its
+ *    gfn waits for the invalidation's end instead of re-entering the guest in a loop (the same
+ *    outcomes without the spinning).
  * 3. The guest's code is a generator of guest operations (`GuestCode`); where the selftests
  *    load the test ELF into guest memory and point RIP at a function, the model points RIP at an
  *    entry of the per-execution guest text table (arch/x86/kvm/x86.ts).
  */
-import type { Sim } from '../../../sim/index.ts';
+import type { ObjectId, Sim } from '../../../sim/index.ts';
 import { Mutex, Refcount, Shared } from '../../../sync/index.ts';
 import type { file } from '../../fs/file.ts';
 import type { Kernel } from '../../kernel.ts';
 import type { Page } from './mm_types.ts';
 import { PAGE_SHIFT } from '../asm-generic/page.ts';
 import { KVM_MEM_GUEST_MEMFD, KVM_X86_DEFAULT_VM } from '../uapi/linux/kvm.ts';
+
+/** An invalid gfn: the invalidation range is empty. */
+const INVALID_GPA = -1;
 
 /** Internal memslot flag: guest_memfd backs shared memory too (MMAP-capable guest_memfd). */
 export const KVM_MEMSLOT_GMEM_ONLY = 1 << 17;
@@ -166,8 +169,14 @@ export class kvm {
   readonly stats_id: string;
   /** The secondary MMU: gfn → pfn mapped for the guest. */
   readonly spte = new Map<number, number>();
-  /** mmu_invalidate_seq: bumped by every invalidation, so an in-flight fault re-faults. */
+  /** What KVM_MMU_LOCK protects, as one object of the explorer (abstraction 2). */
+  readonly mmu: ObjectId;
+  /** mmu_invalidate_seq: bumped by every invalidation's end, so an in-flight fault re-faults. */
   mmu_invalidate_seq = 0;
+  /** Invalidations between begin and end, and the gfn range [start, end) they cover. */
+  mmu_invalidate_in_progress = 0;
+  mmu_invalidate_range_start = INVALID_GPA;
+  mmu_invalidate_range_end = INVALID_GPA;
 
   constructor(k: Kernel, type: number, fdname: string) {
     this.sim = k.sim;
@@ -178,6 +187,7 @@ export class kvm {
     this.lock = new Mutex(k.sim, `kvm(${fdname}).lock`);
     this.slots_lock = new Mutex(k.sim, `kvm(${fdname}).slots_lock`);
     this.vm_file = new Shared<file | null>(k.sim, `kvm(${fdname}).vm_file`, null);
+    this.mmu = k.sim.newObject(`kvm(${fdname}).mmu_lock`);
   }
 }
 
@@ -208,4 +218,44 @@ export function kvm_vm_dead(kvm: kvm): void {
 export function kvm_vm_bugged(kvm: kvm): void {
   kvm.vm_bugged = true;
   kvm_vm_dead(kvm);
+}
+
+/** kvm_mmu_invalidate_begin (kvm_main.c), under KVM_MMU_LOCK: one more invalidation running. */
+export function kvm_mmu_invalidate_begin(v: kvm): void {
+  v.mmu_invalidate_in_progress++;
+  if (v.mmu_invalidate_in_progress === 1) {
+    v.mmu_invalidate_range_start = INVALID_GPA;
+    v.mmu_invalidate_range_end = INVALID_GPA;
+  }
+}
+
+/** kvm_mmu_invalidate_range_add: widens the range in progress to cover [start, end). */
+export function kvm_mmu_invalidate_range_add(v: kvm, start: number, end: number): void {
+  if (v.mmu_invalidate_range_start === INVALID_GPA) {
+    v.mmu_invalidate_range_start = start;
+    v.mmu_invalidate_range_end = end;
+  } else {
+    v.mmu_invalidate_range_start = Math.min(v.mmu_invalidate_range_start, start);
+    v.mmu_invalidate_range_end = Math.max(v.mmu_invalidate_range_end, end);
+  }
+}
+
+/** kvm_mmu_invalidate_end: the sequence moves (in-flight faults retry), one fewer running. */
+export function kvm_mmu_invalidate_end(v: kvm): void {
+  v.mmu_invalidate_seq++;
+  v.mmu_invalidate_in_progress--;
+}
+
+/** An invalidation in progress covers `gfn`. */
+export function mmu_invalidate_covers(v: kvm, gfn: number): boolean {
+  return (
+    v.mmu_invalidate_in_progress > 0 &&
+    gfn >= v.mmu_invalidate_range_start &&
+    gfn < v.mmu_invalidate_range_end
+  );
+}
+
+/** mmu_invalidate_retry_gfn: a fault that sampled `seq` must not map `gfn` now. */
+export function mmu_invalidate_retry_gfn(v: kvm, seq: number, gfn: number): boolean {
+  return mmu_invalidate_covers(v, gfn) || v.mmu_invalidate_seq !== seq;
 }

@@ -52,7 +52,13 @@ import {
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
 } from '../../include/uapi/linux/kvm.ts';
-import { kvm_arch_has_private_mem, type kvm } from '../../include/linux/kvm_host.ts';
+import {
+  kvm_arch_has_private_mem,
+  kvm_mmu_invalidate_begin,
+  kvm_mmu_invalidate_end,
+  kvm_mmu_invalidate_range_add,
+  type kvm,
+} from '../../include/linux/kvm_host.ts';
 import type { Kernel } from '../../kernel.ts';
 import { kvm_globals } from './kvm_main.ts';
 import {
@@ -197,23 +203,49 @@ export function* kvm_gmem_folio_first_access(k: Kernel, gi: gmem_inode, folio: F
 }
 
 /**
- * Zaps the guest mappings of the indices [start, end) that `f` binds, and bumps its VM's
- * invalidation sequence once when any is bound there (__kvm_gmem_invalidate_begin and _end
- * together; kvm_host.ts abstraction 2).
+ * __kvm_gmem_invalidate_begin: under KVM_MMU_LOCK (one visible write of the VM's MMU), an
+ * invalidation in progress over the gfns `f` binds in the indices [start, end), whose guest
+ * mappings are zapped; nothing when none of them is bound.
  */
-export function kvm_gmem_invalidate_file(f: gmem_file, start: number, end: number): void {
+export function* __kvm_gmem_invalidate_begin(f: gmem_file, start: number, end: number): Sched {
+  const v = f.kvm;
   let found = false;
   for (const [index, slot] of f.bindings) {
     if (index < start || index >= end) continue;
-    found = true;
-    f.kvm.spte.delete(slot.base_gfn + index - slot.gmem_pgoff);
+    if (!found) {
+      found = true;
+      yield op(`KVM_MMU_LOCK(kvm(${v.stats_id})): invalidate begin`, [
+        { object: v.mmu, kind: 'rmw' },
+      ]);
+      kvm_mmu_invalidate_begin(v);
+    }
+    const gfn = slot.base_gfn + index - slot.gmem_pgoff;
+    kvm_mmu_invalidate_range_add(v, gfn, gfn + 1);
+    v.spte.delete(gfn);
   }
-  if (found) f.kvm.mmu_invalidate_seq++;
 }
 
-/** Zaps the guest mappings of [start, end) in every VM bound to the inode. */
-export function kvm_gmem_invalidate(gi: gmem_inode, start: number, end: number): void {
-  for (const f of gi.gmem_file_list) kvm_gmem_invalidate_file(f, start, end);
+/** __kvm_gmem_invalidate_end: under KVM_MMU_LOCK, when any index of the range is bound. */
+export function* __kvm_gmem_invalidate_end(f: gmem_file, start: number, end: number): Sched {
+  const v = f.kvm;
+  for (const index of f.bindings.keys())
+    if (index >= start && index < end) {
+      yield op(`KVM_MMU_LOCK(kvm(${v.stats_id})): invalidate end`, [
+        { object: v.mmu, kind: 'rmw' },
+      ]);
+      kvm_mmu_invalidate_end(v);
+      return;
+    }
+}
+
+/** kvm_gmem_invalidate_begin: every file of the inode. */
+function* kvm_gmem_invalidate_begin(gi: gmem_inode, start: number, end: number): Sched {
+  for (const f of gi.gmem_file_list) yield* __kvm_gmem_invalidate_begin(f, start, end);
+}
+
+/** kvm_gmem_invalidate_end: every file of the inode. */
+function* kvm_gmem_invalidate_end(gi: gmem_inode, start: number, end: number): Sched {
+  for (const f of gi.gmem_file_list) yield* __kvm_gmem_invalidate_end(f, start, end);
 }
 
 function* kvm_gmem_punch_hole(
@@ -225,8 +257,11 @@ function* kvm_gmem_punch_hole(
   const m = gi.i_mapping_of();
   yield* filemap_invalidate_lock(m);
   // Page indices as in pgoff_t: plain division (a shift would wrap at 2 GiB in JavaScript).
-  kvm_gmem_invalidate(gi, offset / PAGE_SIZE, (offset + len) / PAGE_SIZE);
+  const start = offset / PAGE_SIZE;
+  const end = (offset + len) / PAGE_SIZE;
+  yield* kvm_gmem_invalidate_begin(gi, start, end);
   yield* truncate_inode_pages_range(k, m, offset, offset + len - 1);
+  yield* kvm_gmem_invalidate_end(gi, start, end);
   yield* filemap_invalidate_unlock(m);
   return 0;
 }

@@ -56,7 +56,8 @@ import {
   kvm_gmem_folio_first_access,
   kvm_gmem_get_folio,
   kvm_gmem_get_supported_flags,
-  kvm_gmem_invalidate_file,
+  __kvm_gmem_invalidate_begin,
+  __kvm_gmem_invalidate_end,
 } from './guest_memfd.ts';
 import { gmem_file, gmem_file_of, gmem_inode, gmem_variant, GMEM_I } from './guest_memfd_h.ts';
 import { kvm_get_kvm, kvm_globals, kvm_put_kvm } from './kvm_main.ts';
@@ -150,7 +151,8 @@ function* kvm_gmem_release(k: Kernel, f: file): Sched<number> {
   yield* filemap_invalidate_lock(m);
   for (const slot of new Set(gf.bindings.values())) yield* WRITE_ONCE(slot.gmem_file, null);
   // Only this file's bindings: other files of the inode keep their mappings.
-  kvm_gmem_invalidate_file(gf, 0, Number.MAX_SAFE_INTEGER);
+  yield* __kvm_gmem_invalidate_begin(gf, 0, Number.MAX_SAFE_INTEGER);
+  yield* __kvm_gmem_invalidate_end(gf, 0, Number.MAX_SAFE_INTEGER);
   gi.gmem_file_list.delete(gf);
   yield* filemap_invalidate_unlock(m);
   yield* mutex_unlock(gf.kvm.slots_lock);

@@ -23,7 +23,7 @@
  * KVM_EXIT_SHUTDOWN; 3. ucall: KVM_EXIT_IO; 4. hlt or end of code: KVM_EXIT_HLT; 5. MMIO;
  * 6. gmem fault error: KVM_EXIT_MEMORY_FAULT and the -errno; 7. arg ≠ 0: -EINVAL.
  */
-import { rebuiltBy } from '../../../../sim/index.ts';
+import { guardedOp, op as visible, rebuiltBy } from '../../../../sim/index.ts';
 import type { Sched, Sim } from '../../../../sim/index.ts';
 import { mutex_lock, mutex_unlock } from '../../../../sync/index.ts';
 import type { file_operations } from '../../../fs/file.ts';
@@ -33,6 +33,8 @@ import {
   gfn_to_gpa,
   gpa_to_gfn,
   kvm_memslot_is_gmem_only,
+  mmu_invalidate_covers,
+  mmu_invalidate_retry_gfn,
   type GuestCode,
   type GuestOp,
   type kvm_vcpu,
@@ -102,6 +104,10 @@ function* guest_access(k: Kernel, vcpu: kvm_vcpu, op: GuestOp): Sched<Access> {
     const gpa = op.gpa + done;
     const gfn = gpa_to_gfn(gpa);
     const n = Math.min(PAGE_SIZE - (gpa % PAGE_SIZE), len - done);
+    // The access goes through the guest's mapping of the gfn: a read of the MMU state, which an
+    // invalidation changes (skipped when nothing else could run: Sim.solo).
+    if (!k.sim.solo)
+      yield visible(`guest ${op.kind} gfn ${gfn}`, [{ object: v.mmu, kind: 'read' }]);
     let pfn = v.spte.get(gfn);
     while (pfn === undefined) {
       const slot = gfn_to_memslot(v, gfn);
@@ -125,17 +131,34 @@ function* guest_access(k: Kernel, vcpu: kvm_vcpu, op: GuestOp): Sched<Access> {
         edit_run(k, vcpu, uapi.KVM_EXIT_MEMORY_FAULT, fault());
         return { done: false, ret: -EFAULT };
       }
+      // fault->mmu_seq = kvm->mmu_invalidate_seq, before the pfn is looked up.
+      yield visible(`mmu_seq = kvm(${v.stats_id}).mmu_invalidate_seq`, [
+        { object: v.mmu, kind: 'read' },
+      ]);
       const seq = v.mmu_invalidate_seq;
       const r = yield* kvm_gmem_get_pfn(k, v, slot, gfn);
       if (typeof r === 'number') {
         edit_run(k, vcpu, uapi.KVM_EXIT_MEMORY_FAULT, fault());
         return { done: false, ret: r };
       }
-      if (v.mmu_invalidate_seq === seq) {
+      // Under the MMU lock: map the pfn unless the fault is stale (is_page_fault_stale).
+      yield visible(`KVM_MMU_LOCK(kvm(${v.stats_id})): map gfn ${gfn}`, [
+        { object: v.mmu, kind: 'read' },
+      ]);
+      if (!mmu_invalidate_retry_gfn(v, seq, gfn)) {
         v.spte.set(gfn, r.pfn);
         pfn = r.pfn;
       }
       kvm_gmem_put_pfn(k, r);
+      // RET_PF_RETRY: the vCPU faults again; while an invalidation covers the gfn it would
+      // only spin, so it waits for the invalidation's end (kvm_host.ts abstraction 2).
+      if (pfn === undefined && mmu_invalidate_covers(v, gfn))
+        yield guardedOp(
+          `RET_PF_RETRY(gfn ${gfn})`,
+          [{ object: v.mmu, kind: 'read' }],
+          () => !mmu_invalidate_covers(v, gfn),
+          () => `the invalidation of kvm(${v.stats_id}) covering gfn ${gfn}`,
+        );
     }
     const pa = PFN_PHYS(pfn) + (gpa % PAGE_SIZE);
     if (op.kind === 'load') data.set(k.machine.physmem.read(pa, n), done);
