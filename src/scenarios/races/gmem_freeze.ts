@@ -218,5 +218,6 @@ export default defineScenario<State>({
     },
   ],
   observe: (s) => `preserve=${s.preserve} ${JSON.stringify(s.results)}`,
-  defaults: { strategy: 'dpor', expect: 'holds' },
+  // per-inode-srcu needs 101,155 executions to be exhaustive: the default budget covers it.
+  defaults: { strategy: 'dpor', expect: 'holds', executions: 150_000 },
 });
