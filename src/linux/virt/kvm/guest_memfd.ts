@@ -25,10 +25,12 @@
  * get_pfn: no file: -EFAULT; file/slot mismatch: -EFAULT; binding mismatch: -EIO; absent and
  * frozen: -EPERM. Host fault: beyond size, no INIT_SHARED, or get_folio error: SIGBUS.
  * Locking: fallocate: SRCU read ⊃ invalidate_lock (punch: write; allocate: read) ⊃ get_folio's
- * nested SRCU read. release: slots_lock ⊃ invalidate_lock. bind/unbind: invalidate_lock.
+ * nested SRCU read; punch: invalidate_lock ⊃ KVM_MMU_LOCK for the invalidation's begin and end.
+ * release: slots_lock ⊃ invalidate_lock ⊃ KVM_MMU_LOCK. bind/unbind: invalidate_lock.
  * Yield points: SRCU lock/unlock/synchronize, every flags READ_ONCE/WRITE_ONCE, page-cache
- * lookups and inserts, invalidate_lock, signal_pending and cond_resched per allocated page, and
- * the first access that zeroes a folio and marks it uptodate (a write of the page cache).
+ * lookups and inserts, invalidate_lock, the invalidation's begin and end (writes of the VM's
+ * MMU state), signal_pending and cond_resched per allocated page, and the first access that
+ * zeroes a folio and marks it uptodate (a write of the page cache).
  */
 import { op, type Sched } from '../../../sim/index.ts';
 import {

@@ -13,9 +13,12 @@
  *    table; an op that exits to userspace on a fault is retried by the next KVM_RUN, as the
  *    faulting instruction is. A ucall is the selftests' x86 ucall (an IN from port 0x1000), its
  *    struct ucall placed in the PIO data page rather than in guest memory at RDI.
- * 2. Guest accesses to mapped gfns touch physical memory directly (no visible operation);
- *    faults run the kernel path. The invalidation-sequence retry of the real fault path is a
- *    re-fault when guest_memfd invalidated the VM while the fault was in flight.
+ * 2. Guest accesses to mapped gfns touch physical memory directly, after a visible read of the
+ *    VM's MMU state (none while the vCPU's task is alone); faults run the kernel path: sample
+ *    the invalidation sequence, get the pfn, map it under KVM_MMU_LOCK unless the fault is stale
+ *    (mmu_invalidate_retry_gfn). A fault stale because an invalidation in progress covers its
+ *    gfn waits for that invalidation's end, then faults again (the kernel re-enters the guest
+ *    and re-faults until then; kvm_host.ts abstraction 2).
  * 3. Memslots backed by host memory (not gmem-only) are not modelled: a fault there prepares a
  *    memory-fault exit and KVM_RUN returns -EFAULT. A gfn in no memslot is an MMIO exit
  *    (at most 8 bytes reported; a load reads zeros).
