@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import {
   isScenario,
+  scenarioCoreProblem,
   scenarioShapeProblem,
   type Scenario,
   type ScenarioArgs,
@@ -39,20 +40,10 @@ export async function loadScenario(ref: string): Promise<Scenario> {
   }
   const inner = (mod.default as { default?: unknown } | undefined)?.default;
   const exported = isScenario(mod.default) ? mod.default : inner;
-  const made = [mod.default, inner].find(
-    (v): v is Record<string, unknown> =>
-      typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'luosim-scenario',
-  );
-  if (!isScenario(exported) && made !== undefined) {
-    // Made by defineScenario, but without one of the fields it needs.
-    const missing =
-      typeof made.name !== 'string'
-        ? 'name is not a string'
-        : typeof made.setup !== 'function'
-          ? 'setup is not a function'
-          : 'tasks is not a function';
+  // Made by defineScenario, but without one of the fields every scenario needs.
+  const missing = [mod.default, inner].map(scenarioCoreProblem).find((p) => typeof p === 'string');
+  if (!isScenario(exported) && missing !== undefined)
     throw new InputError(`${ref}: not a scenario made by defineScenario: ${missing}`);
-  }
   if (!isScenario(exported))
     throw new InputError(
       `${ref} does not export a scenario (expected: export default defineScenario({...}))`,

@@ -1,5 +1,6 @@
 /** Parsers for command-line option values; a bad value is a usage error (exit 2). */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { InputError } from '../sim/index.ts';
 
 export function intOption(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   const expected =
@@ -32,4 +33,17 @@ export function paramsFrom(list: readonly string[]): Record<string, string> {
       return [item.slice(0, at), item.slice(at + 1)];
     }),
   );
+}
+
+/** Options that only one strategy reads are refused when another strategy is named explicitly. */
+export function checkStrategyOptions(
+  strategy: string | undefined,
+  preemptions: number | undefined,
+  depthGiven = false,
+): void {
+  if (strategy === undefined) return;
+  if (preemptions !== undefined && strategy !== 'dfs')
+    throw new InputError(`--preemptions bounds dfs only, not --strategy ${strategy}`);
+  if (depthGiven && strategy !== 'pct')
+    throw new InputError(`--depth is the bug depth of pct only, not --strategy ${strategy}`);
 }

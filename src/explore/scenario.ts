@@ -93,15 +93,22 @@ export function defineScenario<S>(spec: ScenarioSpec<S>): Scenario<S> {
   };
 }
 
-export function isScenario(v: unknown): v is Scenario {
-  if (typeof v !== 'object' || v === null) return false;
+/**
+ * Which field that every scenario needs is missing from a value made by defineScenario (its
+ * `kind` says so), or null; undefined when the value was not made by defineScenario at all.
+ */
+export function scenarioCoreProblem(v: unknown): string | null | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
   const s = v as Partial<Scenario>;
-  return (
-    s.kind === 'luosim-scenario' &&
-    typeof s.name === 'string' &&
-    typeof s.setup === 'function' &&
-    typeof s.tasks === 'function'
-  );
+  if (s.kind !== 'luosim-scenario') return undefined;
+  if (typeof s.name !== 'string') return 'name is not a string';
+  if (typeof s.setup !== 'function') return 'setup is not a function';
+  if (typeof s.tasks !== 'function') return 'tasks is not a function';
+  return null;
+}
+
+export function isScenario(v: unknown): v is Scenario {
+  return scenarioCoreProblem(v) === null;
 }
 
 /**

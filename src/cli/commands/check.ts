@@ -14,7 +14,13 @@ import {
   replayCommand,
 } from '../format.ts';
 import { loadScenario } from '../load.ts';
-import { collectParam, intOption, paramsFrom, secondsOption } from '../options.ts';
+import {
+  checkStrategyOptions,
+  collectParam,
+  intOption,
+  paramsFrom,
+  secondsOption,
+} from '../options.ts';
 import { makeProgress } from '../progress.ts';
 
 export const EXIT_HOLDS = 0;
@@ -127,15 +133,6 @@ async function checkAll(f: CheckFlags): Promise<number> {
   return inconclusive > 0 ? EXIT_INCONCLUSIVE : EXIT_HOLDS;
 }
 
-/** Options that only one strategy reads are refused with another one named explicitly. */
-function checkStrategyOptions(f: CheckFlags, depthGiven: boolean): void {
-  if (f.strategy === undefined) return;
-  if (f.preemptions !== undefined && f.strategy !== 'dfs')
-    throw new InputError(`--preemptions bounds dfs only, not --strategy ${f.strategy}`);
-  if (depthGiven && f.strategy !== 'pct')
-    throw new InputError(`--depth is the bug depth of pct only, not --strategy ${f.strategy}`);
-}
-
 export function registerCheck(program: Command): void {
   program
     .command('check')
@@ -164,7 +161,8 @@ export function registerCheck(program: Command): void {
     .option('--report <file>', 'write the counterexample as a self-contained HTML report')
     .option('--no-snapshot', 'run the scenario prologue in every execution instead of copying it')
     .action(async (ref, flags, cmd) => {
-      checkStrategyOptions(flags, cmd.getOptionValueSource('depth') === 'cli');
+      const depthGiven = cmd.getOptionValueSource('depth') === 'cli';
+      checkStrategyOptions(flags.strategy, flags.preemptions, depthGiven);
       if (ref === undefined) {
         if (flags.trace !== undefined || flags.report !== undefined)
           throw new InputError('--trace and --report write one counterexample: name a scenario');

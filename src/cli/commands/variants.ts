@@ -3,8 +3,7 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { STRATEGIES } from '../../explore/check.ts';
 import { checkVariants, propertyNames, type VariantRow } from '../../explore/variants.ts';
 import { loadScenario } from '../load.ts';
-import { collectParam, intOption, paramsFrom } from '../options.ts';
-import { InputError } from '../../sim/index.ts';
+import { checkStrategyOptions, collectParam, intOption, paramsFrom } from '../options.ts';
 
 function cellText(c: VariantRow['cells'][number]): string {
   if (c.verdict === 'violated') return `violated (${c.steps} steps)`;
@@ -68,8 +67,7 @@ export function registerVariants(program: Command): void {
     .option('--param <name=value>', 'set a scenario parameter (repeatable)', collectParam, [])
     .option('--json', 'print the table as JSON')
     .action(async (ref, flags) => {
-      if (flags.preemptions !== undefined && flags.strategy !== 'dfs')
-        throw new InputError(`--preemptions bounds dfs only, not --strategy ${flags.strategy}`);
+      checkStrategyOptions(flags.strategy, flags.preemptions);
       const scenario = await loadScenario(ref);
       const rows = checkVariants(scenario, {
         scenarioRef: ref,
