@@ -4,9 +4,6 @@
  * Mirrors tools/testing/selftests/liveupdate/lib (libliveupdate: lu_utils.c, libliveupdate.h;
  * formerly luo_test_utils.c), v7.2-era: thin ioctl wrappers that return the fd or 0, or -errno,
  * and the two-stage helpers (state session, stage detection). Names are the C ones.
- *
- * The memfd-based helpers need memfd syscalls, which come with the memfd model: they take any
- * `sys` that also implements `MemfdSys`.
  */
 import type { Sched } from '../sim/index.ts';
 import { EFAULT, EINVAL, ENOENT } from '../linux/include/uapi/asm-generic/errno.ts';
@@ -33,14 +30,6 @@ import { getrlimit_nofile, setrlimit_nofile } from './process_control.ts';
 import type { Syscalls } from './syscalls.ts';
 
 export const LUO_DEVICE = '/dev/liveupdate';
-
-/** The memfd syscalls the state-file helpers use (provided with the memfd model). */
-export interface MemfdSys {
-  memfd_create(name: string, flags: number): Sched<number>;
-  ftruncate(fd: number, length: number): Sched<number>;
-  pwrite(fd: number, data: Uint8Array, offset: number): Sched<number>;
-  pread(fd: number, buf: Uint8Array, offset: number): Sched<number>;
-}
 
 export function* luo_open_device(sys: Syscalls): Sched<number> {
   return yield* sys.open(LUO_DEVICE, O_RDWR);
@@ -122,7 +111,7 @@ const cString = (bytes: Uint8Array): string => {
  * closed (LUO keeps it): 0 or -errno.
  */
 export function* create_and_preserve_memfd(
-  sys: Syscalls & MemfdSys,
+  sys: Syscalls,
   session_fd: number,
   token: bigint,
   data: string,
@@ -152,7 +141,7 @@ export function* create_and_preserve_memfd(
  * mismatch is -EINVAL (the fd is closed).
  */
 export function* restore_and_verify_memfd(
-  sys: Syscalls & MemfdSys,
+  sys: Syscalls,
   session_fd: number,
   token: bigint,
   expected: string | null,
@@ -178,7 +167,7 @@ export function* restore_and_verify_memfd(
  * NUL-terminated text, or -errno.
  */
 export function* restore_and_read_memfd(
-  sys: Syscalls & MemfdSys,
+  sys: Syscalls,
   session_fd: number,
   token: bigint,
   max = 31,
@@ -196,7 +185,7 @@ export function* restore_and_read_memfd(
 
 /** A session `name` holding a memfd whose text is `next_stage`; the session fd stays open. */
 export function* create_state_file(
-  sys: Syscalls & MemfdSys,
+  sys: Syscalls,
   luo_fd: number,
   name: string,
   token: bigint,
@@ -210,7 +199,7 @@ export function* create_state_file(
 
 /** Reads the stage number back from the state session. */
 export function* restore_and_read_stage(
-  sys: Syscalls & MemfdSys,
+  sys: Syscalls,
   state_session_fd: number,
   token: bigint,
 ): Sched<number> {
