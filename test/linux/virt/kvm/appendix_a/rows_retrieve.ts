@@ -163,29 +163,24 @@ export const RETRIEVE_ROWS: readonly Row[] = [
         { rev },
       ),
       // post-v3 validates the size before anything else: the flags and the VM token after it.
-      retrieveRow(
-        GMEM,
-        '(post-v3) bad size (0) and unknown ABI flags',
-        v2orV3(rev.name) ? '-EOPNOTSUPP' : '-EINVAL (the size is checked first)',
-        (m, h) => {
-          m.physmem.writeU64(h.gmemSer + SIZE, 0n);
-          m.physmem.writeU64(h.gmemSer + FLAGS, 0x7n);
-        },
-        GMEM_TOKEN,
-        v2orV3(rev.name) ? -E.EOPNOTSUPP : -E.EINVAL,
-        { rev },
-      ),
-      retrieveRow(
-        GMEM,
-        '(post-v3) bad size (0) and a VM token lookup failure',
-        v2orV3(rev.name) ? '-ENOENT' : '-EINVAL (the size is checked first)',
-        (m, h) => {
-          m.physmem.writeU64(h.gmemSer + SIZE, 0n);
-          m.physmem.writeU64(h.gmemSer + VM_TOKEN_AT, 0x7777n);
-        },
-        GMEM_TOKEN,
-        v2orV3(rev.name) ? -E.ENOENT : -E.EINVAL,
-        { rev },
+      ...(
+        [
+          ['unknown ABI flags', FLAGS, 0x7n, 'EOPNOTSUPP'],
+          ['a VM token lookup failure', VM_TOKEN_AT, 0x7777n, 'ENOENT'],
+        ] as const
+      ).map(([also, at, value, v2errno]) =>
+        retrieveRow(
+          GMEM,
+          `(post-v3) bad size (0) and ${also}`,
+          v2orV3(rev.name) ? `-${v2errno}` : '-EINVAL (the size is checked first)',
+          (m, h) => {
+            m.physmem.writeU64(h.gmemSer + SIZE, 0n);
+            m.physmem.writeU64(h.gmemSer + at, value);
+          },
+          GMEM_TOKEN,
+          v2orV3(rev.name) ? -E[v2errno] : -E.EINVAL,
+          { rev },
+        ),
       ),
       retrieveRow(
         GMEM,
