@@ -1,5 +1,7 @@
 /** Parsers for command-line option values; a bad value is a usage error (exit 2). */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import type { StrategyName } from '../explore/check.ts';
+import type { Scenario } from '../explore/scenario.ts';
 import { InputError } from '../sim/index.ts';
 
 export function intOption(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -46,4 +48,15 @@ export function checkStrategyOptions(
     throw new InputError(`--preemptions bounds dfs only, not --strategy ${strategy}`);
   if (depthGiven && strategy !== 'pct')
     throw new InputError(`--depth is the bug depth of pct only, not --strategy ${strategy}`);
+}
+
+/**
+ * The execution budget when --executions is not given: the scenario's own budget when the search
+ * uses the scenario's own strategy (the budget was sized for it, e.g. to make DPOR exhaustive),
+ * else 1000 for the sampling strategies and 100000 for DFS and DPOR.
+ */
+export function defaultExecutions<S>(scenario: Scenario<S>, strategy: StrategyName): number {
+  const own = scenario.defaults?.executions;
+  if (own !== undefined && strategy === (scenario.defaults?.strategy ?? 'dfs')) return own;
+  return strategy === 'random' || strategy === 'pct' ? 1000 : 100_000;
 }

@@ -11,6 +11,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { defaultExecutions } from '../../src/cli/options.ts';
+import race from '../../src/scenarios/races/gmem_freeze.ts';
 
 function luosim(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/luosim.mjs', ...args], { encoding: 'utf8' });
@@ -351,4 +353,16 @@ test('one execution and one step are counted in the singular', () => {
   assert.match(r.stdout, /^search +1 execution, \d+ steps$/m);
   const sampled = luosim('check', 'examples/lost-update-fixed.ts', '--strategy', 'random');
   assert.match(sampled.stdout, /HOLDS \(sampled: 1000 random executions, not exhaustive\)/);
+});
+
+test("a scenario's execution budget is for its own strategy; another gets the generic one", () => {
+  // gmem-freeze-race gives DPOR 150,000 executions; a random search of it samples 1000.
+  const r = luosim('check', 'gmem-freeze-race', '--strategy', 'random', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { verdict: string; executions: number; limit: unknown };
+  assert.equal(j.verdict, 'holds');
+  assert.equal(j.executions, 1000);
+  assert.equal(defaultExecutions(race, 'dpor'), 150_000);
+  assert.equal(defaultExecutions(race, 'pct'), 1000);
+  assert.equal(defaultExecutions(race, 'dfs'), 100_000);
 });

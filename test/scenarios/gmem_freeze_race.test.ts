@@ -13,6 +13,8 @@ import {
   replayToken,
 } from '../../src/explore/check.ts';
 import { resolveArgs } from '../../src/explore/scenario.ts';
+import { fewestPreemptions } from '../../src/explore/shrink.ts';
+import type { ExecutionResult } from '../../src/sim/index.ts';
 import { renderTimeline } from '../../src/report/timeline.ts';
 import race from '../../src/scenarios/races/gmem_freeze.ts';
 
@@ -95,3 +97,32 @@ for (const variant of ['no-sync-on-freeze', 'freeze-under-invalidate-lock']) {
         assert.ok(byDpor.has(p), `${strategy} finds ${p} violated, DPOR does not`);
   });
 }
+
+// A random execution that breaks the frozen page cache has dozens of preemptions, and bounded
+// DFS cannot search two preemptions exhaustively here; shrinking falls back to DPOR, whose first
+// violating execution has three.
+test('a sampled counterexample is shrunk to the preemptions DPOR needs', () => {
+  const args = resolveArgs(race, {}, 'no-sync-on-freeze');
+  const strategy = makeStrategy({ strategy: 'random', seed: 1 }, DEFAULT_LIMITS);
+  const search = new SearchExecutions(race, args, DEFAULT_LIMITS.stepsMax);
+  let sampled: ExecutionResult | null = null;
+  for (let n = 0; n < 1000 && sampled === null && strategy.next(); n++) {
+    const judged = search.run(strategy);
+    if (judged.violations.some((v) => v.property === 'frozen-page-cache-stable'))
+      sampled = judged.result;
+  }
+  assert.ok(sampled !== null && sampled.preemptions > 10, 'random finds a many-preemption run');
+  const limits = { stepsMax: DEFAULT_LIMITS.stepsMax };
+  const fewest = fewestPreemptions(race, args, 'frozen-page-cache-stable', sampled, limits);
+  assert.ok(fewest.preemptions <= 3, `${fewest.preemptions} preemptions`);
+  const again = replayToken(
+    race,
+    check(race, {
+      scenarioRef: 'gmem-freeze-race',
+      strategy: 'random',
+      seed: 1,
+      variant: 'no-sync-on-freeze',
+    }).counterexample?.token ?? '',
+  );
+  assert.ok(again.result.preemptions <= 3, `check's counterexample: ${again.result.preemptions}`);
+});

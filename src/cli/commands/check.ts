@@ -17,6 +17,7 @@ import { loadScenario } from '../load.ts';
 import {
   checkStrategyOptions,
   collectParam,
+  defaultExecutions,
   intOption,
   paramsFrom,
   secondsOption,
@@ -48,7 +49,6 @@ interface CheckFlags {
 
 function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
   const strategy = f.strategy ?? scenario.defaults?.strategy ?? 'dfs';
-  const sampled = strategy === 'random' || strategy === 'pct';
   const progress = makeProgress();
   const result = check(scenario, {
     scenarioRef: ref,
@@ -58,7 +58,7 @@ function runCheck(scenario: Scenario, ref: string, f: CheckFlags): CheckResult {
     variant: f.variant,
     pctDepth: f.depth,
     limits: {
-      executionsMax: f.executions ?? scenario.defaults?.executions ?? (sampled ? 1000 : 100_000),
+      executionsMax: f.executions ?? defaultExecutions(scenario, strategy),
       stepsMax: f.steps ?? scenario.defaults?.steps ?? 10_000,
       preemptionsMax: f.preemptions ?? scenario.defaults?.preemptions ?? null,
       secondsMax: f.seconds ?? null,
@@ -147,7 +147,7 @@ export function registerCheck(program: Command): void {
     .option('--preemptions <K>', 'dfs: preemption bound (default: unbounded)', intOption(0))
     .option(
       '--executions <N>',
-      'stop after N executions (default: 1000 for random and pct, else 100000)',
+      "stop after N executions (default: the scenario's budget for its own strategy, else 1000 for random and pct, 100000 for dfs and dpor)",
       intOption(1),
     )
     .option('--steps <N>', 'step limit of one execution (default 10000)', intOption(1))

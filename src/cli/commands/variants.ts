@@ -3,7 +3,13 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { STRATEGIES } from '../../explore/check.ts';
 import { checkVariants, propertyNames, type VariantRow } from '../../explore/variants.ts';
 import { loadScenario } from '../load.ts';
-import { checkStrategyOptions, collectParam, intOption, paramsFrom } from '../options.ts';
+import {
+  checkStrategyOptions,
+  collectParam,
+  defaultExecutions,
+  intOption,
+  paramsFrom,
+} from '../options.ts';
 
 function cellText(c: VariantRow['cells'][number]): string {
   if (c.verdict === 'violated') return `violated (${c.steps} steps)`;
@@ -61,7 +67,11 @@ export function registerVariants(program: Command): void {
         .default('dpor' as const),
     )
     .option('--preemptions <K>', 'dfs: preemption bound (default: unbounded)', intOption(0))
-    .option('--executions <N>', 'stop each variant after N executions', intOption(1))
+    .option(
+      '--executions <N>',
+      "stop each variant after N executions (default: the scenario's budget for its own strategy, else 1000 for random and pct, 100000 for dfs and dpor)",
+      intOption(1),
+    )
     .option('--steps <N>', 'step limit of one execution (default 10000)', intOption(1))
     .option('--seed <N>', 'seed of random and pct', intOption(0), 1)
     .option('--param <name=value>', 'set a scenario parameter (repeatable)', collectParam, [])
@@ -75,7 +85,7 @@ export function registerVariants(program: Command): void {
         seed: flags.seed,
         params: paramsFrom(flags.param),
         limits: {
-          executionsMax: flags.executions ?? scenario.defaults?.executions ?? 100_000,
+          executionsMax: flags.executions ?? defaultExecutions(scenario, flags.strategy),
           stepsMax: flags.steps ?? scenario.defaults?.steps ?? 10_000,
           preemptionsMax: flags.preemptions ?? null,
         },
