@@ -115,6 +115,11 @@ export class Ksft {
     throw new KsftStop('exit', message, 1);
   }
 
+  /** TEST_REQUIRE(f): skips the test unless `ok`; `what` is the condition as written in C. */
+  TEST_REQUIRE(ok: boolean, what: string): void {
+    if (!ok) this.exit_skip(`- Requirement not met: ${what}`);
+  }
+
   /** ksft_exit_skip. */
   exit_skip(reason: string): never {
     this.SKIP(reason);

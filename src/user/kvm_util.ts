@@ -62,9 +62,21 @@ export function* open_kvm_dev_path(sys: Syscalls): Sched<number> {
   return yield* sys.open(KVM_DEV_PATH, O_RDWR);
 }
 
-/** kvm_check_cap on /dev/kvm: the capability's value (0 = absent) or -errno. */
-export function* kvm_check_cap(sys: Syscalls, kvm_fd: number, cap: number): Sched<number> {
-  return yield* sys.ioctl(kvm_fd, uapi.KVM_CHECK_EXTENSION, u32arg(cap));
+/**
+ * kvm_check_cap: KVM_CHECK_EXTENSION on a /dev/kvm fd opened and closed for the purpose. The
+ * capability's value (0 = absent), or -errno (of the open, where C exits).
+ */
+export function* kvm_check_cap(sys: Syscalls, cap: number): Sched<number> {
+  const kvm_fd = yield* open_kvm_dev_path(sys);
+  if (kvm_fd < 0) return kvm_fd;
+  const r = yield* sys.ioctl(kvm_fd, uapi.KVM_CHECK_EXTENSION, u32arg(cap));
+  yield* sys.close(kvm_fd);
+  return r;
+}
+
+/** vm_check_cap: KVM_CHECK_EXTENSION on the VM fd; the capability's value (0 = absent) or -errno. */
+export function* vm_check_cap(vm: KvmVm, cap: number): Sched<number> {
+  return yield* vm.sys.ioctl(vm.fd, uapi.KVM_CHECK_EXTENSION, u32arg(cap));
 }
 
 /** vm_create (no memory, no vCPUs): opens /dev/kvm and creates a VM of `type`. */

@@ -72,6 +72,8 @@ export interface TwoStageTest {
   readonly stateSessionName: string;
   readonly stage1: Stage1Program;
   readonly stage2: Stage2Program;
+  /** What the program's main() does before luo_test, in both stages (e.g. TEST_REQUIRE). */
+  readonly main?: Program;
 }
 
 /** One simulated machine across its boots, and what the programs on it reported. */
@@ -174,7 +176,7 @@ export class TestSystem {
       const a = this.bootKernel();
       if (a === null) return;
       const init = new Process(a, 'init');
-      const code = yield* this.runProgram(a, test.name, 1, (ctx) => luo_test(ctx, 1, test));
+      const code = yield* this.runProgram(a, test.name, 1, (ctx) => luo_main(ctx, 1, test));
       if (code !== 0 || this.ksft.status !== 'pass') {
         this.finished = true;
         return;
@@ -201,9 +203,15 @@ export class TestSystem {
     }
     const b = this.bootKernel();
     if (b === null) return;
-    yield* this.runProgram(b, test.name, 2, (ctx) => luo_test(ctx, 2, test));
+    yield* this.runProgram(b, test.name, 2, (ctx) => luo_main(ctx, 2, test));
     this.finished = true;
   }
+}
+
+/** The program's main(): its own checks, then luo_test. */
+function* luo_main(ctx: ProgramContext, target: 1 | 2, test: TwoStageTest): Sched {
+  if (test.main) yield* test.main(ctx);
+  yield* luo_test(ctx, target, test);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   luo_open_device,
   luo_retrieve_session,
 } from '../../src/user/libliveupdate.ts';
+import { kvm_check_cap } from '../../src/user/kvm_util.ts';
 import { daemonize_and_wait, TestSystem } from '../../src/user/two_stage.ts';
 import { EEXIST } from '../../src/user/uapi.ts';
 
@@ -159,4 +160,46 @@ test('stage detection: the state session exists only after the kexec', () => {
   const { judged, state } = runStraight(probe);
   assert.equal(judged.violation, null, JSON.stringify(judged.violation));
   assert.equal(state.holders.length, 1);
+});
+
+test("main's TEST_REQUIRE runs first in both stages; an absent capability skips the test", async () => {
+  const b = ports.find((p) => p.name === 'guest_memfd_preservation');
+  assert.ok(b);
+  const gmem = (await b.load()) as unknown as Scenario<TestSystem>;
+  const traced = runScenarioOnce(gmem, resolveArgs(gmem), straight, {
+    stepsMax: gmem.defaults?.steps ?? 10_000,
+    trace: true,
+  });
+  const syscalls = traced.result.events.flatMap((e) => (e.kind === 'note' ? [e.text] : []));
+  // Each stage: /dev/kvm opened for KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD) and closed before
+  // luo_test opens /dev/liveupdate.
+  const starts = syscalls.flatMap((text, i) => (text.startsWith('open("/dev/kvm")') ? [i] : []));
+  const stageStarts = starts.filter((i) => syscalls[i + 3]?.startsWith('open("/dev/liveupdate")'));
+  assert.equal(stageStarts.length, 2, syscalls.slice(0, 8).join('\n'));
+  for (const i of stageStarts) {
+    assert.match(syscalls[i + 1] ?? '', /^ioctl\(\d+, 0xae03\) = 1$/);
+    assert.match(syscalls[i + 2] ?? '', /^close\(\d+\) = 0$/);
+  }
+
+  const unmet = defineKexecSelftest({
+    name: 'needs-a-cap',
+    description: 'requires a capability KVM does not have',
+    stateSessionName: 'state',
+    *main(ctx) {
+      ctx.t.TEST_REQUIRE((yield* kvm_check_cap(ctx.sys, 0x7fff)) > 0, 'kvm_has_cap(0x7fff)');
+    },
+    // eslint-disable-next-line require-yield
+    *stage1(ctx) {
+      ctx.t.fail_exit('stage 1 must not run');
+    },
+    // eslint-disable-next-line require-yield
+    *stage2(ctx) {
+      ctx.t.fail_exit('stage 2 must not run');
+    },
+  });
+  const { judged, state } = runStraight(unmet);
+  assert.equal(state.ksft.status, 'skip');
+  assert.equal(state.ksft.skipReason, '- Requirement not met: kvm_has_cap(0x7fff)');
+  assert.equal(state.kexecs, 0);
+  assert.equal(judged.violation?.property, 'selftest-passes');
 });

@@ -2,6 +2,7 @@
  * Port of tools/testing/selftests/kvm/guest_memfd_preservation_test.c (guest_memfd preservation
  * series; spec §6): a VM and its 16 MiB guest_memfd survive a kexec with the guest's data.
  *
+ * main() first requires KVM_CAP_GUEST_MEMFD (skip otherwise), in both stages.
  * Stage 1: state session "gmem_preservation_state" (token 0x999, next stage 2); a default VM;
  * a guest_memfd of 16 MiB with MMAP | INIT_SHARED bound as memslot 1 at guest physical 4 GiB; a
  * vCPU whose guest writes byte i = i ^ 0x5A over the first 5 MiB (1280 pages); session
@@ -24,6 +25,7 @@ import {
 } from '../../user/guest.ts';
 import {
   get_ucall,
+  kvm_check_cap,
   kvm_vm_free,
   vcpu_run,
   vm_create,
@@ -45,6 +47,7 @@ import { daemonize_and_wait, type ProgramContext } from '../../user/two_stage.ts
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED,
   GUEST_MEMFD_FLAG_MMAP,
+  KVM_CAP_GUEST_MEMFD,
   KVM_MEM_GUEST_MEMFD,
 } from '../../user/uapi.ts';
 import { defineKexecSelftest } from './common.ts';
@@ -64,8 +67,15 @@ const STATE_TOKEN = 0x999n;
  * repeats over the whole range. */
 const PAGE_IMAGE = Uint8Array.from({ length: 4096 }, (_, i) => (i ^ 0x5a) & 0xff);
 
+/** main(): TEST_REQUIRE(kvm_has_cap(KVM_CAP_GUEST_MEMFD)), in both stages, before luo_test. */
+export function* require_guest_memfd(ctx: ProgramContext): Sched {
+  // A /dev/kvm that cannot be opened skips the test as well (open_kvm_dev_path_or_exit).
+  const cap = yield* kvm_check_cap(ctx.sys, KVM_CAP_GUEST_MEMFD);
+  ctx.t.TEST_REQUIRE(cap > 0, 'kvm_has_cap(KVM_CAP_GUEST_MEMFD)');
+}
+
 /** vCPU 0 running the guest code of `phase` (phase 1 writes the pattern, phase 2 checks it). */
-function* add_vcpu(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched<KvmVcpu> {
+export function* add_vcpu(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched<KvmVcpu> {
   const guest =
     phase === 1
       ? function* () {
@@ -82,7 +92,7 @@ function* add_vcpu(ctx: ProgramContext, vm: KvmVm, phase: 1 | 2): Sched<KvmVcpu>
 }
 
 /** Runs the vCPU once; the test fails unless the guest ended with GUEST_DONE. */
-function* run_guest(ctx: ProgramContext, vcpu: KvmVcpu, phase: 1 | 2): Sched {
+export function* run_guest(ctx: ProgramContext, vcpu: KvmVcpu, phase: 1 | 2): Sched {
   const { t } = ctx;
   const r = yield* vcpu_run(vcpu);
   t.ASSERT_EQ(r, 0, `KVM_RUN (phase ${phase})`);
@@ -90,7 +100,8 @@ function* run_guest(ctx: ProgramContext, vcpu: KvmVcpu, phase: 1 | 2): Sched {
   t.ASSERT_EQ(uc.cmd, UCALL_DONE, `ucall (phase ${phase})${uc.message ? `: ${uc.message}` : ''}`);
 }
 
-function* bind_gmem(ctx: ProgramContext, vm: KvmVm, gmem_fd: number): Sched {
+/** setup_guest_memfd_region: the guest_memfd as memslot 1 at 4 GiB (the test fails if refused). */
+export function* bind_gmem(ctx: ProgramContext, vm: KvmVm, gmem_fd: number): Sched {
   const r = yield* vm_set_user_memory_region2(
     vm,
     GMEM_SLOT,
@@ -162,6 +173,7 @@ export default defineKexecSelftest({
   description:
     'guest_memfd_preservation_test.c: a VM and its 16 MiB guest_memfd keep 5 MiB of guest data across a kexec',
   stateSessionName: STATE_SESSION_NAME,
+  main: require_guest_memfd,
   stage1: run_stage_1,
   stage2: run_stage_2,
   kernel: {},
