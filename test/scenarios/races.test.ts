@@ -1,13 +1,13 @@
 /**
  * The race scenarios across a kexec (issue 5 item 3) under DPOR: each holds every property
  * exhaustively on the default kernel, within the 100,000-execution default; the documented loss
- * of §8.4 is reached and classified (and is a violation with strict=true); the freeze variants
- * and a session left unfixed are caught; and every checker they use reports a broken state built
+ * of §8.4 is reached and classified (and is a violation with strict=true); the freeze variants,
+ * the seeded mutants and a session left unfixed are caught; and every checker they use reports a broken state built
  * through syscalls plus one direct kernel edit (a mutant), so a holding verdict means something.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { check } from '../../src/explore/check.ts';
+import { check, replayToken } from '../../src/explore/check.ts';
 import type { Scenario } from '../../src/explore/scenario.ts';
 import type { ParamValue, Sched } from '../../src/sim/index.ts';
 import { races } from '../../src/scenarios/registry.ts';
@@ -106,6 +106,76 @@ for (const variant of [
     const r = run(await load('gmem-preserve-vs-guest-writes'), variant);
     assert.equal(r.verdict, 'violated');
     assert.match(r.counterexample?.message ?? '', /page not in the record/);
+  });
+}
+
+// Seeded mutants (src/linux/mutants.ts): each is caught, by the property named here, and its
+// counterexample replays to the same violation. Those marked "needs a preemption" pass on the
+// default schedule: only the search finds them.
+const SEEDED: readonly (readonly [string, string, string, RegExp, boolean])[] = [
+  [
+    'luo-close-vs-reboot',
+    'mutant-release-without-serialize-lock',
+    'next-session-consistent',
+    /RETRIEVE_SESSION\(doomed\) = \d+: the closed session came back/,
+    true,
+  ],
+  [
+    'luo-close-vs-reboot',
+    'mutant-unpreserve-keeps-folios',
+    'failed-reboot-consistent',
+    /preserved but owned by no record/,
+    false,
+  ],
+  [
+    'gmem-concurrent-retrieve',
+    'mutant-incoming-retrieve-reruns-handler',
+    'no-model-assertion',
+    /KHO: restore of 0x[0-9a-f]+, not a preserved head/,
+    false,
+  ],
+  [
+    'luo-finish-vs-retrieve',
+    'mutant-finish-without-session-mutex',
+    'no-model-assertion',
+    /KHO: restore of 0x[0-9a-f]+, not a preserved head/,
+    true,
+  ],
+  [
+    'gmem-preserve-vs-guest-writes',
+    'mutant-get-folio-skips-frozen-check',
+    'guest-writes-survive',
+    /page not in the record/,
+    false,
+  ],
+  [
+    'gmem-aborted-kexec',
+    'mutant-get-folio-skips-frozen-check',
+    'frozen-fault-exits',
+    /KVM_RUN on the absent page = 0, expected -1/,
+    false,
+  ],
+];
+
+for (const [name, variant, property, message, needsPreemption] of SEEDED) {
+  test(`${name}: the seeded mutant ${variant} is caught by ${property}`, async () => {
+    const s = await load(name);
+    assert.ok(Object.hasOwn(s.variants, variant), `${name} lists ${variant}`);
+    const r = check(s, { scenarioRef: s.name, strategy: 'dpor', seed: 1, variant });
+    assert.equal(r.verdict, 'violated');
+    const cx = r.counterexample;
+    assert.ok(cx);
+    assert.equal(cx.property, property);
+    assert.match(cx.message, message);
+    assert.equal(replayToken(s, cx.token).violation?.message, cx.message);
+    const straight = check(s, {
+      scenarioRef: s.name,
+      strategy: 'dfs',
+      seed: 1,
+      variant,
+      limits: { executionsMax: 1 },
+    });
+    assert.equal(straight.verdict === 'violated', !needsPreemption, straight.verdict);
   });
 }
 

@@ -24,6 +24,7 @@ import {
   luo_session_preserve_fd,
 } from '../../user/libliveupdate.ts';
 import { Process } from '../../user/process.ts';
+import { variantSwitches } from '../../user/kernel_variants.ts';
 import { TestSystem, type SystemKernelOptions } from '../../user/two_stage.ts';
 import {
   GUEST_MEMFD_FLAG_INIT_SHARED,
@@ -58,7 +59,7 @@ export interface SystemState {
 export function bootSystem(
   sim: Sim,
   variant: string,
-  kernel: SystemKernelOptions = {},
+  kernel: SystemKernelOptions = { switches: variantSwitches(variant) },
 ): SystemState {
   const system = new TestSystem(sim, { variant, kernel });
   const k = system.bootKernel();

@@ -24,6 +24,7 @@
  * that scenario is not modelled (nothing would be faked in its place).
  */
 import { defineScenario } from '../../explore/scenario.ts';
+import { mutantVariants } from '../../user/kernel_variants.ts';
 import { frozenMatchesPreserve } from '../../checkers/gmem_frozen.ts';
 import {
   incomingPagesReleased,
@@ -89,6 +90,7 @@ export default defineScenario<State>({
       description: 'after the failed reboot: preserve-vm (then reboot), close the session, or none',
     },
   },
+  variants: mutantVariants('mutant-get-folio-skips-frozen-check'),
   setup: (sim, { variant }) => {
     return { ...bootSystem(sim, variant), results: {}, checks: {} };
   },

@@ -15,6 +15,7 @@
  * the session ends finished; built in: no deadlock.
  */
 import { defineScenario } from '../../explore/scenario.ts';
+import { mutantVariants } from '../../user/kernel_variants.ts';
 import { incomingPagesReleased, incomingRecordPfns } from '../../checkers/preserved_pages.ts';
 import { refcountsBalance } from '../../checkers/refcounts_balance.ts';
 import { sessionsEnded } from '../../checkers/sessions_ended.ts';
@@ -59,6 +60,7 @@ export default defineScenario<State>({
     'in the next kernel two threads retrieve the VM and its guest_memfd of one session at once: ' +
     'both succeed, the VM is retrieved once (one struct kvm, named "1"), the guest data reads ' +
     'back, no page leaks, refcounts balance, no deadlock on the nested per-file mutexes',
+  variants: mutantVariants('mutant-incoming-retrieve-reruns-handler'),
   setup: (sim, { variant }) => {
     return { ...bootSystem(sim, variant), results: {}, checks: {}, next: null };
   },

@@ -31,7 +31,7 @@ import {
   type WritesVerdict,
 } from '../../checkers/guest_writes_survive.ts';
 import { GUEST_DONE, GUEST_SYNC, UCALL_DONE, UCALL_SYNC, guest_store } from '../../user/guest.ts';
-import { GMEM_FREEZE_VARIANTS } from '../../user/kernel_variants.ts';
+import { GMEM_FREEZE_VARIANTS, mutantVariants } from '../../user/kernel_variants.ts';
 import {
   get_ucall,
   vcpu_exit_reason,
@@ -97,11 +97,10 @@ export default defineScenario<State>({
       description: 'count the documented UPTODATE-sampling loss as a violation',
     },
   },
-  variants: GMEM_FREEZE_VARIANTS,
+  variants: { ...GMEM_FREEZE_VARIANTS, ...mutantVariants('mutant-get-folio-skips-frozen-check') },
   setup: (sim, { variant, params }) => {
-    const switches = variant === 'default' ? {} : { [variant]: true };
     return {
-      ...bootSystem(sim, variant, { switches }),
+      ...bootSystem(sim, variant),
       written: [],
       run: 'not run',
       preserve: null,

@@ -25,6 +25,7 @@
  * of tasks stopped by a kexec and would report the blocked closer as a deadlock.
  */
 import { defineScenario } from '../../explore/scenario.ts';
+import { mutantVariants } from '../../user/kernel_variants.ts';
 import { frozenMatchesPreserve } from '../../checkers/gmem_frozen.ts';
 import {
   incomingPagesReleased,
@@ -82,6 +83,10 @@ export default defineScenario<State>({
     'a thread closes a session (unpreserve) while the VMM reboots (KEXEC): the reboot fails ' +
     'with everything consistent (then succeeds once the session is closed) or succeeds with a ' +
     'consistent next session; every session ends finished or unpreserved; no page leaks',
+  variants: mutantVariants(
+    'mutant-release-without-serialize-lock',
+    'mutant-unpreserve-keeps-folios',
+  ),
   setup: (sim, { variant }) => {
     return { ...bootSystem(sim, variant), results: {}, checks: {} };
   },

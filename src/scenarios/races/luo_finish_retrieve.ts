@@ -16,6 +16,7 @@
  * balance; the session ends finished.
  */
 import { defineScenario } from '../../explore/scenario.ts';
+import { mutantVariants } from '../../user/kernel_variants.ts';
 import type { Sched } from '../../sim/index.ts';
 import { incomingPagesReleased, incomingRecordPfns } from '../../checkers/preserved_pages.ts';
 import { refcountsBalance } from '../../checkers/refcounts_balance.ts';
@@ -85,6 +86,7 @@ export default defineScenario<State>({
   params: {
     vm: { default: true, description: 'a third thread retrieves the VM (0x1001)' },
   },
+  variants: mutantVariants('mutant-finish-without-session-mutex'),
   setup: (sim, { variant }) => {
     return { ...bootSystem(sim, variant), next: null, results: {}, checks: {} };
   },

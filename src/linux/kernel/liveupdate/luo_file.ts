@@ -12,6 +12,7 @@
  * anywhere → -EBUSY; 6. handler preserve error → that error; each undoes the steps before it.
  * The caller holds the session mutex for every function here except registration.
  */
+import { mutant } from '../../mutants.ts';
 import { op, type Sched } from '../../../sim/index.ts';
 import { down_read, mutex_lock, mutex_unlock, up_read } from '../../../sync/index.ts';
 import {
@@ -221,6 +222,7 @@ export function* luo_retrieve_file(
   luo: Luo,
   fs: luo_file_set,
   token: bigint,
+  rerun = false,
 ): Sched<file | number> {
   const lf = fs.files_list.find((x) => x.token === token);
   if (lf === undefined) return -ENOENT;
@@ -228,7 +230,7 @@ export function* luo_retrieve_file(
   let ret: file | number;
   if (lf.retrieve_status < 0) {
     ret = lf.retrieve_status;
-  } else if (lf.retrieve_status > 0) {
+  } else if (lf.retrieve_status > 0 && !rerun) {
     ret = yield* get_file(lf.file as file);
   } else {
     const args = args_of(lf);
@@ -351,5 +353,6 @@ export function* liveupdate_get_file_incoming(
 ): Sched<file | number> {
   const s = session as luo_session | null;
   if (s === null) return -ENOENT;
-  return yield* luo_retrieve_file(luo, s.file_set, token);
+  const rerun = mutant(luo.kernel, 'mutant-incoming-retrieve-reruns-handler');
+  return yield* luo_retrieve_file(luo, s.file_set, token, rerun);
 }

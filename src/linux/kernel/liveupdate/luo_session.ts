@@ -16,6 +16,7 @@
  * retrieved -EINVAL 4. copy-out -EFAULT (the release finishes the session). Release of a
  * retrieved session whose finish fails leaves it stuck in the incoming list.
  */
+import { mutant } from '../../mutants.ts';
 import { rebuiltBy } from '../../../sim/index.ts';
 import type { Sched } from '../../../sim/index.ts';
 import { mutex_lock, mutex_unlock } from '../../../sync/index.ts';
@@ -202,7 +203,8 @@ export function* luo_session_retrieve(
 
 /** The last reference to a session fd is gone. */
 export function* luo_session_release(luo: Luo, s: luo_session): Sched<number> {
-  yield* luo_down_read(luo, luo.session_serialize_rwsem);
+  const serialized = !mutant(luo.kernel, 'mutant-release-without-serialize-lock');
+  if (serialized) yield* luo_down_read(luo, luo.session_serialize_rwsem);
   if (s.incoming) {
     yield* mutex_lock(s.mutex);
     const err = yield* luo_file_finish(luo, s.file_set);
@@ -215,7 +217,7 @@ export function* luo_session_release(luo: Luo, s: luo_session): Sched<number> {
     yield* mutex_unlock(s.mutex);
     yield* luo_session_remove(luo, luo.outgoing, s);
   }
-  yield* luo_up_read(luo, luo.session_serialize_rwsem);
+  if (serialized) yield* luo_up_read(luo, luo.session_serialize_rwsem);
   return 0;
 }
 
@@ -330,9 +332,10 @@ function* luo_session_retrieve_fd(ctx: SessionCtx, ucmd: luo_ucmd): Sched<number
 }
 
 function* luo_session_finish(ctx: SessionCtx): Sched<number> {
-  yield* mutex_lock(ctx.s.mutex);
+  const locked = !mutant(ctx.luo.kernel, 'mutant-finish-without-session-mutex');
+  if (locked) yield* mutex_lock(ctx.s.mutex);
   const err = yield* luo_file_finish(ctx.luo, ctx.s.file_set);
-  yield* mutex_unlock(ctx.s.mutex);
+  if (locked) yield* mutex_unlock(ctx.s.mutex);
   return err;
 }
 

@@ -32,6 +32,7 @@
  * MMU state), signal_pending and cond_resched per allocated page, and the first access that
  * zeroes a folio and marks it uptodate (a write of the page cache).
  */
+import { mutant } from '../../mutants.ts';
 import { op, type Sched } from '../../../sim/index.ts';
 import {
   cond_resched,
@@ -178,7 +179,8 @@ export function* kvm_gmem_get_folio(
   const m = gi.i_mapping_of();
   const cached = yield* __filemap_get_folio(k, m, index, FGP_LOCK);
   if (typeof cached !== 'number') return cached;
-  const idx = yield* frozen_read_lock(k, gi, true);
+  const check = !mutant(k, 'mutant-get-folio-skips-frozen-check');
+  const idx = yield* frozen_read_lock(k, gi, check);
   if (idx < 0) return idx;
   const folio = yield* __filemap_get_folio(k, m, index, FGP_LOCK | FGP_CREAT);
   yield* srcu_read_unlock(gmem_srcu(k, gi), idx);

@@ -31,6 +31,7 @@
  * Unpreserve (session closed before reboot): unpreserve the array, the folios (last to first,
  * skipping pfn 0), free the array and the record, then unfreeze (no synchronize).
  */
+import { mutant } from '../../mutants.ts';
 import { cond_resched, READ_ONCE } from '../../../sync/index.ts';
 import { op, rebuiltBy, type Access, type Sched } from '../../../sim/index.ts';
 import { fput, type file } from '../../fs/file.ts';
@@ -371,7 +372,8 @@ function* kvm_gmem_luo_unpreserve(k: Kernel, args: liveupdate_file_op_args): Sch
     );
     const entries = folio_array_of(k, arr, nr);
     if (entries === null) return k.sim.fail('guest_memfd_luo: the folio array is gone');
-    yield* kvm_gmem_luo_unpreserve_folios(k, 'kvm_gmem_luo_unpreserve', nr, (i) => {
+    const skip = mutant(k, 'mutant-unpreserve-keeps-folios');
+    yield* kvm_gmem_luo_unpreserve_folios(k, 'kvm_gmem_luo_unpreserve', skip ? 0 : nr, (i) => {
       const pfn = folio_array_pfn(entries, i);
       if (pfn === 0) return null;
       const folio = pfn_to_page(k, pfn);

@@ -3,7 +3,8 @@
  *
  * **Models:** virt/kvm/kvm_luo.c of the guest_memfd preservation series, RFC v2 (patch 04;
  * spec §2.3, §4.2): kvm_luo_can_preserve, kvm_luo_preserve, kvm_luo_unpreserve, kvm_luo_retrieve,
- * kvm_luo_finish, kvm_luo_init. No freeze, unfreeze or can_finish; no locks of its own.
+ * kvm_luo_finish and the handler kvm_luo_init registers (the registration and its unwind are in
+ * kvm_main.ts's kvm_init, as in v2). No freeze, unfreeze or can_finish; no locks of its own.
  * **Abstracted:** the uevent is a log line; the VM type is x86's vm_type.
  *
  * Paths: preserve — 1. vm_dead or vm_bugged → -EINVAL; 2. kho_alloc_preserve fails → its error;
