@@ -10,7 +10,8 @@
  *
  * Incoming kernel: the pages of every record the previous kernel handed over are stamped by KHO
  * until restored. Once the sessions are finished, none may still be stamped (leaked, B.8/B.9),
- * and no folio may sit in two page caches (restored twice). A second restore of the same page
+ * nor may any other page outside the previous kernel's baseline (preserved by no record, e.g. a
+ * folio an unpreserve forgot), and no folio may sit in two page caches (restored twice). A second restore of the same page
  * is also a WARN in kho_restore_page, which the model turns into an assertion.
  *
  * Read like a debugger would, between visible operations: the scenarios call these when the
@@ -165,15 +166,21 @@ export function incomingRecordPfns(proc: Process): Set<number> {
 
 /**
  * Incoming kernel, after the sessions finished: no record page is still waiting to be restored,
- * and no folio is cached by two guest_memfd inodes of the given processes.
+ * no other page KHO handed over is either, except the previous kernel's own `baseline` (KHO and
+ * LUO metadata preserved before any session, which the kernel keeps), and no folio is cached by
+ * two guest_memfd inodes of the given processes.
  */
 export function incomingPagesReleased(
   procs: readonly Process[],
   recordPfns: ReadonlySet<number>,
+  baseline: ReadonlySet<number>,
 ): true | string {
   const k = procs[0]?.kernel;
   if (k === undefined) return 'no process to inspect';
   const leaked = [...recordPfns].filter((p) => stillPreserved(k, p));
+  const stray: number[] = [];
+  for (const [pfn] of k.page_alloc.pages.entries())
+    if (!recordPfns.has(pfn) && !baseline.has(pfn) && stillPreserved(k, pfn)) stray.push(pfn);
   const owner = new Map<number, number>();
   const twice: number[] = [];
   const inodes = new Set<number>();
@@ -189,6 +196,7 @@ export function incomingPagesReleased(
     }
   const parts: string[] = [];
   if (leaked.length > 0) parts.push(`handed over but never restored or freed: pfn ${show(leaked)}`);
+  if (stray.length > 0) parts.push(`handed over by KHO, owned by no record: pfn ${show(stray)}`);
   if (twice.length > 0) parts.push(`restored into two page caches: pfn ${show(twice)}`);
   return parts.length === 0 || parts.join('; ');
 }

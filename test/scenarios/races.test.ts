@@ -249,12 +249,16 @@ test('checkers: a page preserved by no record, a stray reference and an open ses
 
 test('checkers: handed-over pages not yet restored are reported as leaked', () => {
   runProgram(function* (system, proc) {
+    const baseline = trackedPfns(proc.kernel);
     const { vm, gmem_fd } = yield* vmWithGmem(proc, 2);
     yield* guestWritesPages(vm, 0, [0, 1]);
     yield* preserveSession(proc, 's', [
       [vm.fd, VM_TOKEN],
       [gmem_fd, GMEM_TOKEN],
     ]);
+    // A page KHO hands over that no record owns.
+    const stray = get_zeroed_page(proc.kernel, GFP_KERNEL);
+    assert.equal(yield* kho_preserve_pfns(proc.kernel, PHYS_PFN(stray), 1), 0);
     const k2 = yield* rebootKexec(system, proc.kernel);
     assert.ok(typeof k2 !== 'number');
     const p = new Process(k2, 'next');
@@ -263,7 +267,10 @@ test('checkers: handed-over pages not yet restored are reported as leaked', () =
     const records = incomingRecordPfns(p);
     // VM record, guest_memfd record, its folio array (chunk + page) and the two folios.
     assert.equal(records.size, 6);
-    assert.match(String(incomingPagesReleased([p], records)), /never restored or freed: pfn/);
+    const released = String(incomingPagesReleased([p], records, baseline));
+    assert.match(released, /never restored or freed: pfn/);
+    // (Before FINISH the session's file block is still there too.)
+    assert.match(released, new RegExp(`owned by no record: pfn [\\d, ]*\\b${PHYS_PFN(stray)}$`));
     assert.match(String(sessionsEnded(p)), /incoming session "s" has 2 unfinished file/);
   });
 });

@@ -7,6 +7,7 @@
  * scenario exhaustively; the single-threaded parts (building the VM, the kexec, the checks) run
  * in the scenario's one setup task and cost few scheduling decisions.
  */
+import { trackedPfns } from '../../checkers/preserved_pages.ts';
 import type { Property } from '../../explore/scenario.ts';
 import type { Sched, Sim } from '../../sim/index.ts';
 import { GUEST_DONE, guest_store } from '../../user/guest.ts';
@@ -54,6 +55,8 @@ export interface SystemState {
   readonly sim: Sim;
   readonly system: TestSystem;
   readonly kernel: Kernel;
+  /** The pages the booted kernel preserved before any session (KHO and LUO metadata). */
+  readonly baseline: ReadonlySet<number>;
 }
 
 export function bootSystem(
@@ -64,7 +67,7 @@ export function bootSystem(
   const system = new TestSystem(sim, { variant, kernel });
   const k = system.bootKernel();
   if (k === null) throw new Error(`boot failed: ${system.ksft.failures.join('; ')}`);
-  return { sim, system, kernel: k };
+  return { sim, system, kernel: k, baseline: trackedPfns(k) };
 }
 
 /** Fails the scenario's run (a model problem, not a property): the setup could not proceed. */

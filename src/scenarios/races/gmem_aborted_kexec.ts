@@ -30,7 +30,6 @@ import {
   incomingPagesReleased,
   incomingRecordPfns,
   noPreservedPageLeaks,
-  trackedPfns,
 } from '../../checkers/preserved_pages.ts';
 import { refcountsBalance } from '../../checkers/refcounts_balance.ts';
 import { sessionsEnded } from '../../checkers/sessions_ended.ts';
@@ -100,7 +99,6 @@ export default defineScenario<State>({
       *body() {
         const proc = new Process(s.kernel, 'vmm');
         const sys = proc.sys;
-        const baseline = trackedPfns(s.kernel);
         const { vm, gmem_fd } = yield* vmWithGmem(proc, PAGES);
         yield* guestWritesPages(vm, 0, [0, 1]);
         const { session_fd } = yield* preserveSession(proc, 'race', [[gmem_fd, GMEM_TOKEN]]);
@@ -125,7 +123,7 @@ export default defineScenario<State>({
             yield* sys.fallocate(gmem_fd, FALLOC_FL_KEEP_SIZE, 2 * PAGE, PAGE),
             -EPERM,
           ),
-          noPreservedPageLeaks(proc, baseline),
+          noPreservedPageLeaks(proc, s.baseline),
         );
         yield* thread_join(guest);
         s.checks.guest = all(
@@ -142,7 +140,7 @@ export default defineScenario<State>({
               yield* sys.fallocate(gmem_fd, FALLOC_FL_KEEP_SIZE, 2 * PAGE, PAGE),
               0,
             ),
-            noPreservedPageLeaks(proc, baseline),
+            noPreservedPageLeaks(proc, s.baseline),
             sessionsEnded(proc),
           );
           return;
@@ -170,7 +168,7 @@ export default defineScenario<State>({
         must('close(session)', yield* p.sys.close(sfd));
         s.checks.fixed = all(
           ...data,
-          incomingPagesReleased([p], records),
+          incomingPagesReleased([p], records, s.baseline),
           refcountsBalance([p]),
           sessionsEnded(p),
         );

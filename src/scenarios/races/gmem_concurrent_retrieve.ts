@@ -111,7 +111,7 @@ export default defineScenario<State>({
         must('FINISH', yield* luo_session_finish(sys, session_fd));
         must('close(session)', yield* sys.close(session_fd));
         s.checks.refsFinished = refcountsBalance([p]);
-        s.checks.pages = incomingPagesReleased([p], records);
+        s.checks.pages = incomingPagesReleased([p], records, s.baseline);
         s.checks.sessions = sessionsEnded(p);
       },
     },

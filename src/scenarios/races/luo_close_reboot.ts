@@ -31,7 +31,6 @@ import {
   incomingPagesReleased,
   incomingRecordPfns,
   noPreservedPageLeaks,
-  trackedPfns,
 } from '../../checkers/preserved_pages.ts';
 import { refcountsBalance } from '../../checkers/refcounts_balance.ts';
 import { sessionsEnded } from '../../checkers/sessions_ended.ts';
@@ -96,7 +95,6 @@ export default defineScenario<State>({
       *body() {
         const proc = new Process(s.kernel, 'vmm');
         const sys = proc.sys;
-        const baseline = trackedPfns(s.kernel);
         const { vm, gmem_fd } = yield* vmWithGmem(proc, PAGES);
         const b = must(
           'KVM_CREATE_GUEST_MEMFD (B)',
@@ -138,7 +136,7 @@ export default defineScenario<State>({
             next === -ENOENT || `reboot(KEXEC) = ${next}, expected -ENOENT`,
             frozenMatchesPreserve(proc, b, false),
             frozenMatchesPreserve(proc, gmem_fd, true),
-            noPreservedPageLeaks(proc, baseline),
+            noPreservedPageLeaks(proc, s.baseline),
           );
           next = yield* rebootKexec(s.system, s.kernel);
           if (typeof next === 'number') {
@@ -164,7 +162,7 @@ export default defineScenario<State>({
           gone === -ENOENT || `RETRIEVE_SESSION(doomed) = ${gone}: the closed session came back`,
           data.length === 0 || `guest data lost: ${data.join(', ')}`,
         );
-        s.checks.pages = incomingPagesReleased([p], records);
+        s.checks.pages = incomingPagesReleased([p], records, s.baseline);
         s.checks.refs = refcountsBalance([p]);
         s.checks.sessions = sessionsEnded(p);
       },

@@ -144,7 +144,7 @@ export default defineScenario<State>({
           must('FINISH (again)', yield* luo_session_finish(sys, session_fd));
         must('close(session)', yield* sys.close(session_fd));
         s.checks.refs = refcountsBalance([p]);
-        s.checks.pages = incomingPagesReleased([p], records);
+        s.checks.pages = incomingPagesReleased([p], records, s.baseline);
         s.checks.sessions = sessionsEnded(p);
       },
     },
