@@ -23,7 +23,7 @@ export const MUTANTS = {
     'was already retrieved, instead of taking another reference to the retrieved file',
   'mutant-finish-without-session-mutex':
     'seeded bug: the FINISH ioctl (luo_session_finish) does not take the session mutex, so a ' +
-    'RETRIEVE_FD of the same session can run between its can_finish checks and its finish calls',
+    'RETRIEVE_FD that already looked up its file can go on after FINISH freed the record',
   'mutant-get-folio-skips-frozen-check':
     'seeded bug: kvm_gmem_get_folio allocates a missing folio without checking FROZEN (the check ' +
     'fallocate makes stays): guest and host faults can add pages to a frozen guest_memfd',
