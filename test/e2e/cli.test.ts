@@ -238,6 +238,8 @@ test('list names the built-in scenarios', () => {
   const r = luosim('list');
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^lost-update +example +violated/m);
+  assert.match(r.stdout, /^gmem-freeze-race +race +holds +.* \[6 variants\]$/m);
+  assert.match(r.stdout, /^luo-finish-vs-retrieve +race +holds +.* \[1 variant\]$/m);
 });
 
 test('list --json gives each scenario its parameters (with bounds) and described variants', () => {

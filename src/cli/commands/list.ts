@@ -1,6 +1,6 @@
 /**
- * `luosim list`: the built-in scenarios; with --json also their parameters and variants (with
- * the description of each).
+ * `luosim list`: the built-in scenarios (with how many variants each has besides the default);
+ * with --json also their parameters and variants (with the description of each).
  */
 import type { Command } from '@commander-js/extra-typings';
 import type { Scenario } from '../../explore/scenario.ts';
@@ -37,9 +37,13 @@ export function registerList(program: Command): void {
         return;
       }
       const w = Math.max(...rows.map((r) => r.name.length));
-      for (const r of rows)
+      for (const r of rows) {
+        const others = Object.keys(r.variants).length - 1;
+        const variants = others > 0 ? ` [${others} variant${others === 1 ? '' : 's'}]` : '';
         process.stdout.write(
-          `${r.name.padEnd(w)}  ${r.group.padEnd(8)}  ${r.expect.padEnd(8)}  ${r.description}\n`,
+          `${r.name.padEnd(w)}  ${r.group.padEnd(8)}  ${r.expect.padEnd(8)}  ${r.description}${variants}\n`,
         );
+      }
+      process.stdout.write('\n[N variants]: see them with luosim variants <scenario>\n');
     });
 }
