@@ -19,13 +19,27 @@
  * same property and is smaller: fewer deviations, then fewer steps. The result is re-encoded
  * from the decisions its run actually took, so it replays strictly.
  */
-import { deviationsOf, type Deviation, type ExecutionResult } from '../sim/index.ts';
-import { runScenarioOnce, type ScenarioSnapshot } from './run.ts';
+import { deviationsOf, type Decider, type Deviation, type ExecutionResult } from '../sim/index.ts';
+import { runScenarioOnce, type JudgedExecution, type ScenarioSnapshot } from './run.ts';
 import type { Scenario, ScenarioArgs } from './scenario.ts';
 import type { Strategy } from './strategy.ts';
 import { DfsStrategy } from './strategies/dfs.ts';
 import { DporStrategy } from './strategies/dpor.ts';
 import { ReplayStrategy } from './strategies/replay.ts';
+
+/** One execution of a search for a smaller counterexample: untraced, from the snapshot. */
+function runUntraced<S>(
+  scenario: Scenario<S>,
+  args: ScenarioArgs,
+  decider: Decider,
+  stepsMax: number,
+  snapshot: ScenarioSnapshot<S> | null,
+): JudgedExecution {
+  return runScenarioOnce(scenario, args, decider, { stepsMax, trace: false }, snapshot);
+}
+
+const violated = (judged: JudgedExecution, property: string): boolean =>
+  judged.violations.some((v) => v.property === property);
 
 /**
  * The execution with the fewest preemptions that violates `property`: bounded DFS below
@@ -42,15 +56,9 @@ export function fewestPreemptions<S>(
 ): ExecutionResult {
   const budget = options.executionsPerBound ?? 5000;
   const violates = (strategy: Strategy): ExecutionResult | null => {
-    const judged = runScenarioOnce(
-      scenario,
-      args,
-      strategy.decider,
-      { stepsMax: options.stepsMax, trace: false },
-      snapshot,
-    );
+    const judged = runUntraced(scenario, args, strategy.decider, options.stepsMax, snapshot);
     strategy.finish(judged.result);
-    return judged.violations.some((v) => v.property === property) ? judged.result : null;
+    return violated(judged, property) ? judged.result : null;
   };
   let bound = 0;
   for (; bound < start.preemptions; bound++) {
@@ -109,14 +117,8 @@ export function shrinkSchedule<S>(
     attempts++;
     const replay = new ReplayStrategy(schedule, true);
     replay.next();
-    const judged = runScenarioOnce(
-      scenario,
-      args,
-      replay.decider,
-      { stepsMax: options.stepsMax, trace: false },
-      snapshot,
-    );
-    if (!judged.violations.some((v) => v.property === property)) return null;
+    const judged = runUntraced(scenario, args, replay.decider, options.stepsMax, snapshot);
+    if (!violated(judged, property)) return null;
     const actual = deviationsOf(judged.result.decisions);
     return { schedule: actual, steps: judged.result.steps, result: judged.result };
   };
