@@ -11,8 +11,9 @@
  * Incoming kernel: the pages of every record the previous kernel handed over are stamped by KHO
  * until restored. Once the sessions are finished, none may still be stamped (leaked, B.8/B.9),
  * nor may any other page outside the previous kernel's baseline (preserved by no record, e.g. a
- * folio an unpreserve forgot), and no folio may sit in two page caches (restored twice). A second restore of the same page
- * is also a WARN in kho_restore_page, which the model turns into an assertion.
+ * folio an unpreserve forgot), and no folio may sit in two page caches (restored twice). A
+ * second restore of the same page is also a WARN in kho_restore_page, which the model turns
+ * into an assertion.
  *
  * Read like a debugger would, between visible operations: the scenarios call these when the
  * paths that change the tracker have been ordered before the caller (joined or serialized).

@@ -6,7 +6,7 @@
  * model of a kernel function, named in its description and marked at the place it breaks.
  *
  * A mutant is a test of the checkers and of the explorer: the race scenario that lists it must
- * report a violation, in most cases only under some interleavings.
+ * report a violation (test/scenarios/races.test.ts), for some mutants only after a preemption.
  */
 import type { Kernel } from './kernel.ts';
 
@@ -17,7 +17,8 @@ export const MUTANTS = {
     'is serializing the sessions',
   'mutant-unpreserve-keeps-folios':
     'seeded bug: guest_memfd_luo unpreserve skips kho_unpreserve_folio for the preserved folios ' +
-    '(the record and the folio array are still released): KHO keeps pages nobody will hand over',
+    '(the record and the folio array are still released): KHO keeps preserving pages no record ' +
+    'owns, and hands them to the next kernel',
   'mutant-incoming-retrieve-reruns-handler':
     "seeded bug: liveupdate_get_file_incoming runs the handler's retrieve even when the file " +
     'was already retrieved, instead of taking another reference to the retrieved file',

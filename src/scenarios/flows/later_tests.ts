@@ -14,10 +14,11 @@
  *   TEST 4 (when the VM's KVM_CAP_GUEST_MEMFD_FLAGS reports MMAP | INIT_SHARED): in session
  *     "session_frozen_ops", a 16 MiB MMAP | INIT_SHARED guest_memfd whose byte 0 the host wrote
  *     is preserved as 0x8888 (0); fallocate(KEEP_SIZE) at DATA_SIZE and
- *     fallocate(KEEP_SIZE | PUNCH_HOLE) at 0 → EPERM; byte 0 still reads the pattern through a new mapping, and byte
- *     DATA_SIZE (never populated) of the same mapping → SIGBUS; FINISH on the outgoing session
- *     (result ignored, as in C); closing the session unpreserves and unfreezes — checked here
- *     with one more fallocate(KEEP_SIZE), which now succeeds (a check the C test leaves out);
+ *     fallocate(KEEP_SIZE | PUNCH_HOLE) at 0 → EPERM; byte 0 still reads the pattern through a
+ *     new mapping, and byte DATA_SIZE (never populated) of the same mapping → SIGBUS; FINISH on
+ *     the outgoing session (result ignored, as in C); closing the session unpreserves and
+ *     unfreezes — checked here with one more fallocate(KEEP_SIZE), which now succeeds (a check
+ *     the C test leaves out);
  *   TEST 5: the guest writes byte i = i ^ 0x5A over the first 5 MiB of a 16 MiB guest_memfd at
  *     4 GiB; the VM (0x1001) and the guest_memfd (0x1002) are preserved in the main session;
  *     daemonize; init kexecs.
