@@ -40,3 +40,12 @@ test('each counterexample of the table replays to its violation', () => {
     }
   assert.equal(replayed, 2);
 });
+
+test('a sampled table says "not found", not "holds", where it saw no violation', () => {
+  const r = luosim('variants', FIXTURE, '--strategy', 'random');
+  assert.equal(r.status, 0, r.stderr);
+  const row = (name: string) => r.stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+  assert.match(row('default'), /^default +not found +not found +not found +1000 +sampled$/);
+  assert.match(row('no-synchronize'), /^no-synchronize +violated \(\d+ steps\) +not found/);
+  assert.doesNotMatch(r.stdout, /\bholds\b/);
+});

@@ -11,8 +11,10 @@ import {
   paramsFrom,
 } from '../options.ts';
 
-function cellText(c: VariantRow['cells'][number]): string {
+function cellText(c: VariantRow['cells'][number], row: VariantRow): string {
   if (c.verdict === 'violated') return `violated (${c.steps} steps)`;
+  // A sampled search proves nothing: say what it saw.
+  if (c.verdict === 'holds' && row.coverage.kind === 'sampled') return 'not found';
   return c.verdict;
 }
 
@@ -27,7 +29,7 @@ export function renderVariants(properties: readonly string[], rows: readonly Var
     ['variant', ...properties, 'executions', 'search'],
     ...rows.map((r) => [
       r.variant,
-      ...r.cells.map(cellText),
+      ...r.cells.map((c) => cellText(c, r)),
       String(r.executions),
       coverageText(r),
     ]),
