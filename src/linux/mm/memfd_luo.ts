@@ -157,6 +157,9 @@ function* memfd_luo_preserve(k: Kernel, args: liveupdate_file_op_args): Sched<nu
   const ser = yield* kho_alloc_preserve(k, MEMFD_LUO_SER_SIZE);
   if (ser < 0) err = ser;
   else {
+    // The kernel fills in pos and size before it pins the folios.
+    const pos = BigInt(f.f_pos);
+    const size = BigInt(ino.i_size);
     const seals = memfd_get_seals(f);
     const pages = Math.ceil(ino.i_size / PAGE_SIZE);
     if (seals < 0) err = seals;
@@ -167,8 +170,8 @@ function* memfd_luo_preserve(k: Kernel, args: liveupdate_file_op_args): Sched<nu
       if (typeof r === 'number') err = r;
       else {
         const bytes = memfd_luo_ser.encode({
-          pos: BigInt(f.f_pos),
-          size: BigInt(ino.i_size),
+          pos,
+          size,
           seals,
           flags: 0,
           nr_folios: BigInt(r.nr_folios),

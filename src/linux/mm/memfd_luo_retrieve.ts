@@ -8,7 +8,8 @@
  * **Abstracted:** mem_cgroup_charge and shmem_inode_acct_blocks always succeed (no memcg, an
  * unlimited shm mount), so page-cache insertion is the only folio step that can fail; the inode
  * counters need no recomputation. Folios after a failure point are restored and freed with
- * their physical address (the pfn converted), skipping empty entries.
+ * their physical address (the pfn converted), skipping empty entries. memfd_alloc_file cannot
+ * fail (no allocation failure is modelled).
  *
  * Paths: see memfd_luo.ts (retrieve 1–6); finish: 1. retrieve was attempted (status ≠ 0):
  * nothing; 2. never retrieved: every folio is restored and freed, then the array and the record.
@@ -44,7 +45,7 @@ import { kho_restore_folio, kho_restore_free } from '../kernel/liveupdate/kexec_
 import { kho_restore_vmalloc } from '../kernel/liveupdate/kexec_handover_vmalloc.ts';
 import { memfd_add_seals, memfd_alloc_file } from './memfd.ts';
 import { folio_put } from './page_alloc.ts';
-import { shmem_add_to_page_cache } from './shmem.ts';
+import { MAX_LFS_FILESIZE, shmem_add_to_page_cache } from './shmem.ts';
 import { find_vm_area, vfree, vread } from './vmalloc.ts';
 
 /** The entries of a restored folio array at vmalloc address `arr`. */
@@ -119,7 +120,9 @@ export function* memfd_luo_retrieve(k: Kernel, args: liveupdate_file_op_args): S
     err = yield* memfd_add_seals(f, ser.seals);
   }
   if (err === 0 && f !== null) {
-    f.f_pos = Number(ser.pos);
+    // vfs_setpos(file, pos, MAX_LFS_FILESIZE), result ignored: a pos above it (or negative as
+    // a loff_t) leaves f_pos at 0.
+    if (ser.pos <= BigInt(MAX_LFS_FILESIZE)) f.f_pos = Number(ser.pos);
     f.f_inode.i_size = Number(ser.size);
     const nr = Number(ser.nr_folios);
     if (nr > 0) {

@@ -221,3 +221,22 @@ test('bytes written before and after preserve survive the kexec; the rest reads 
     assert.equal(yield* p.sys.pwrite(fd, bytesOf('mine now'), 0), 8);
   }, machine);
 });
+
+test('a record whose pos is out of range (negative as a loff_t) gives a memfd at position 0', () => {
+  const { machine } = stage1();
+  withKernel(function* (k, p) {
+    const luo = yield* luo_open_device(p.sys);
+    const s = yield* luo_retrieve_session(p.sys, luo, 'vm-state');
+    assert.ok(s >= 0);
+    const lf = k.luo?.incoming.list
+      .find((x) => x.name === 'vm-state')
+      ?.file_set.files_list.find((x) => x.token === 0x1an);
+    assert.ok(lf && lf.serialized_data !== 0n);
+    // memfd_luo_ser.pos is the record's first field.
+    k.machine.physmem.writeU64(Number(lf.serialized_data), 1n << 63n);
+    const fd = yield* luo_session_retrieve_fd(p.sys, s, 0x1an);
+    assert.ok(fd >= 0, 'vfs_setpos fails, and its result is ignored');
+    assert.equal(yield* p.sys.lseek(fd, 0, SEEK_CUR), 0);
+    assert.equal(yield* p.sys.lseek(fd, 0, SEEK_END), 6 * PAGE_SIZE, 'the size is restored');
+  }, machine);
+});
