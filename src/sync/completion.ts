@@ -50,11 +50,19 @@ export function* complete_all(c: Completion): Sched {
   c.done = Infinity;
 }
 
+/**
+ * completion_done, read without a visible operation: for properties and invariants, which run
+ * between steps. Task code that branched on it would hide its dependence on complete() from DPOR.
+ */
 export function completion_done(c: Completion): boolean {
   return c.done > 0;
 }
 
-/** Re-arms a completion that was completed (reinit_completion). */
-export function reinit_completion(c: Completion): void {
+/**
+ * Re-arms a completion that was completed (reinit_completion): a visible write, so that DPOR
+ * orders it against a complete() of another task (the re-arm may lose that completion).
+ */
+export function* reinit_completion(c: Completion): Sched {
+  yield op(`reinit_completion(${c.name})`, [{ object: c.id, kind: 'write' }]);
   c.done = 0;
 }

@@ -58,6 +58,11 @@ export function* mutex_unlock(m: Mutex): Sched {
   m.owner = null;
 }
 
+/**
+ * mutex_is_locked, read without a visible operation: for properties, invariants and checks of
+ * the caller's own hold (lockdep-style). Task code that branched on another task's hold would
+ * hide that dependence from DPOR.
+ */
 export function mutex_is_locked(m: Mutex): boolean {
   return m.owner !== null;
 }

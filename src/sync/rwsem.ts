@@ -3,10 +3,14 @@
  *
  * Models:     kernel/locking/rwsem.c — down_read, up_read, down_write, up_write,
  *             down_read_trylock, down_write_trylock (v7.2-era mainline).
- * Abstracted: no writer preference or handoff: a reader may enter whenever no writer holds the
- *             lock. The kernel would make a new reader queue behind a waiting writer; that only
- *             removes interleavings, so properties proved here also hold there, but a deadlock
- *             that needs writer preference (reader -> waiting writer -> reader) is not found.
+ * Abstracted: no writer preference or handoff: a waiting writer is not state, so a reader may
+ *             enter whenever no writer holds the lock. The kernel makes a new reader queue behind
+ *             a waiting writer when readers hold the lock, so a deadlock that needs this (a task
+ *             taking the read lock twice while a writer waits) is not found; and
+ *             down_read_trylock succeeds where the kernel's fails (any waiter queued), so a
+ *             caller's failure path is not explored in that state. Modelling both needs the
+ *             writer's queueing as a visible operation of its own. Nothing in the kernel model
+ *             takes a read lock twice or uses down_read_trylock.
  * Assertions: up_read without a read hold; up_write by a non-owner.
  */
 import { guardedOp, op, type ObjectId, type Sched, type Sim, type TaskId } from '../sim/index.ts';

@@ -103,7 +103,10 @@ export function* srcu_dereference<T>(p: Shared<T>, ss: SrcuStruct): Sched<T> {
   return p.value;
 }
 
-/** Number of open read sections (for properties and tests). */
+/**
+ * Number of open read sections, read without a visible operation: for properties, invariants
+ * and tests, not for task code (DPOR would not see the dependence on the readers).
+ */
 export function srcu_readers(ss: SrcuStruct): number {
   return ss.readers.size;
 }

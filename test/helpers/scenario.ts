@@ -13,7 +13,7 @@ export function explore<S>(
   spec: Spec<S>,
   opts: {
     preemptions?: number | null;
-    strategy?: 'dfs' | 'random' | 'pct';
+    strategy?: 'dfs' | 'dpor' | 'random' | 'pct';
     executions?: number;
   } = {},
 ): CheckResult {

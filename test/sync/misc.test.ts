@@ -10,6 +10,8 @@ import {
   Atomic,
   Completion,
   Refcount,
+  Shared,
+  WRITE_ONCE,
   atomic_cmpxchg,
   atomic_inc,
   atomic_read,
@@ -17,6 +19,7 @@ import {
   cond_resched,
   refcount_dec_and_test,
   refcount_inc,
+  reinit_completion,
   wait_for_completion,
 } from '../../src/sync/index.ts';
 import { explore } from '../helpers/scenario.ts';
@@ -125,4 +128,33 @@ test('atomic_cmpxchg lets exactly one contender win', () => {
     ],
   });
   assert.equal(r.verdict, 'holds');
+});
+
+test('reinit_completion is a visible write: DPOR finds the complete() it loses', () => {
+  for (const strategy of ['dfs', 'dpor'] as const) {
+    const r = explore(
+      {
+        setup: (sim) => ({ c: new Completion(sim, 'c'), x: new Shared(sim, 'x', 0) }),
+        tasks: (s) => [
+          {
+            name: 'rearm-then-wait',
+            *body() {
+              yield* WRITE_ONCE(s.x, 1);
+              yield* reinit_completion(s.c);
+              yield* wait_for_completion(s.c);
+            },
+          },
+          {
+            name: 'completer',
+            *body() {
+              yield* complete(s.c);
+            },
+          },
+        ],
+      },
+      { strategy },
+    );
+    assert.equal(r.verdict, 'violated', strategy);
+    assert.equal(r.counterexample?.property, 'no-deadlock');
+  }
 });
