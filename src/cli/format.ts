@@ -50,14 +50,20 @@ export function paramsText(params: Readonly<Record<string, unknown>>): string {
   return parts.length === 0 ? '(none)' : parts.join(' ');
 }
 
-export function renderCheck(r: CheckResult): string {
+/** A variant's name, with what it represents unless it is the default. */
+export function variantText(variant: string, variants: Readonly<Record<string, string>>): string {
+  const what = variants[variant];
+  return variant === 'default' || what === undefined ? variant : `${variant}: ${what}`;
+}
+
+export function renderCheck(r: CheckResult, variants: Readonly<Record<string, string>>): string {
   const bound =
     r.strategy === 'dfs'
       ? `, preemption bound ${r.limits.preemptionsMax === null ? 'none' : r.limits.preemptionsMax}`
       : '';
   const out = [
     `scenario   ${r.scenario}`,
-    `variant    ${r.variant}`,
+    `variant    ${variantText(r.variant, variants)}`,
     `params     ${paramsText(r.params)}`,
     `strategy   ${r.strategy}${bound}, seed ${r.seed}`,
     `result     ${verdictText(r)}`,

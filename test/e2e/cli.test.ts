@@ -368,3 +368,14 @@ test("a scenario's execution budget is for its own strategy; another gets the ge
   assert.equal(defaultExecutions(race, 'pct'), 1000);
   assert.equal(defaultExecutions(race, 'dfs'), 100_000);
 });
+
+test('a variant other than the default is printed with what it represents, by check and replay', () => {
+  const r = luosim('check', 'luo-close-vs-reboot', '--variant', 'mutant-unpreserve-keeps-folios');
+  assert.equal(r.code, 1, r.stderr);
+  const line =
+    /^variant {4}mutant-unpreserve-keeps-folios: seeded bug: guest_memfd_luo unpreserve/m;
+  assert.match(r.stdout, line);
+  const replayed = luosim('replay', replayToken(r.stdout));
+  assert.match(replayed.stdout, line);
+  assert.match(luosim('check', 'lost-update').stdout, /^variant {4}default$/m);
+});

@@ -12,6 +12,7 @@ import {
   rateText,
   renderCheck,
   replayCommand,
+  variantText,
 } from '../format.ts';
 import { loadScenario } from '../load.ts';
 import {
@@ -176,7 +177,7 @@ export function registerCheck(program: Command): void {
       const r = runCheck(scenario, ref, flags);
       if (flags.json) process.stdout.write(`${JSON.stringify(checkJson(r), null, 2)}\n`);
       else {
-        process.stdout.write(`${renderCheck(r)}\n`);
+        process.stdout.write(`${renderCheck(r, scenario.variants)}\n`);
         const rate = rateText(r);
         if (rate) process.stderr.write(`${rate}\n`);
       }
@@ -188,7 +189,7 @@ export function registerCheck(program: Command): void {
             title: `luosim: ${ref}`,
             facts: [
               ['scenario', ref],
-              ['variant', r.variant],
+              ['variant', variantText(r.variant, scenario.variants)],
               ['params', paramsText(r.params)],
               ['strategy', `${r.strategy}, seed ${r.seed}`],
             ],

@@ -4,7 +4,7 @@ import { replayToken } from '../../explore/check.ts';
 import { renderTimeline } from '../../report/timeline.ts';
 import { decodeToken } from '../../sim/index.ts';
 import { checkArtifactPaths, writeArtifacts } from '../artifacts.ts';
-import { paramsText, renderExecution, replayCommand } from '../format.ts';
+import { paramsText, renderExecution, replayCommand, variantText } from '../format.ts';
 import { loadScenario } from '../load.ts';
 
 export function registerReplay(program: Command): void {
@@ -26,7 +26,7 @@ export function registerReplay(program: Command): void {
           title: `luosim: ${header.scenario}`,
           facts: [
             ['scenario', header.scenario],
-            ['variant', header.variant],
+            ['variant', variantText(header.variant, scenario.variants)],
             ['params', paramsText(header.params)],
           ],
           violation: r.violation ? `${r.violation.property}: ${r.violation.message}` : null,
@@ -50,7 +50,7 @@ export function registerReplay(program: Command): void {
         process.stdout.write(
           [
             `scenario   ${header.scenario}`,
-            `variant    ${header.variant}`,
+            `variant    ${variantText(header.variant, scenario.variants)}`,
             `params     ${paramsText(header.params)}`,
             '',
             renderExecution(r.result, r.violation),

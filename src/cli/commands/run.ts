@@ -15,7 +15,7 @@ import type { Machine } from '../../machine/machine.ts';
 import { InputError } from '../../sim/index.ts';
 import type { TestSystem } from '../../user/two_stage.ts';
 import { checkArtifactPaths, checkOutputPath, writeArtifacts } from '../artifacts.ts';
-import { paramsText, renderExecution } from '../format.ts';
+import { paramsText, renderExecution, variantText } from '../format.ts';
 import { InspectError, decodeHandover, handoverProblems } from '../inspect/decode.ts';
 import { loadScenario } from '../load.ts';
 import { collectParam, intOption, paramsFrom } from '../options.ts';
@@ -150,7 +150,7 @@ export function registerRun(program: Command): void {
       const verdict = runVerdict(r);
       const out = [
         `scenario   ${ref}`,
-        `variant    ${r.args.variant}`,
+        `variant    ${variantText(r.args.variant, scenario.variants)}`,
         `params     ${paramsText(r.args.params)}`,
         ...(resume !== null ? [`image      ${flags.image ?? ''} (stage 2 only)`] : []),
         ...(system !== null ? systemSummary(system) : []),
@@ -166,7 +166,7 @@ export function registerRun(program: Command): void {
           title: `luosim: ${ref}`,
           facts: [
             ['scenario', ref],
-            ['variant', flags.variant],
+            ['variant', variantText(flags.variant, scenario.variants)],
           ],
           violation: r.judged.violation
             ? `${r.judged.violation.property}: ${r.judged.violation.message}`
