@@ -3,14 +3,19 @@
  *
  * Models:     kernel/locking/rwsem.c — down_read, up_read, down_write, up_write,
  *             down_read_trylock, down_write_trylock (v7.2-era mainline).
- * Abstracted: no writer preference or handoff: a waiting writer is not state, so a reader may
- *             enter whenever no writer holds the lock. The kernel makes a new reader queue behind
- *             a waiting writer when readers hold the lock, so a deadlock that needs this (a task
- *             taking the read lock twice while a writer waits) is not found; and
- *             down_read_trylock succeeds where the kernel's fails (any waiter queued), so a
- *             caller's failure path is not explored in that state. Modelling both needs the
- *             writer's queueing as a visible operation of its own. Nothing in the kernel model
- *             takes a read lock twice or uses down_read_trylock.
+ * Writers:    down_write takes a free lock in one step (the fast path). On a held lock the
+ *             writer queues (a visible step that sets the waiters flag, counted in
+ *             `waitingWriters`) and then waits for the lock to be free.
+ * Readers:    a reader enters unless a writer holds the lock, or a writer waits while readers
+ *             hold it (the kernel's slow path queues a reader behind a waiting writer when other
+ *             readers own the lock, rcnt > 1). So a task that takes the read lock twice while a
+ *             writer queued in between deadlocks, as in the kernel. With the lock free and a
+ *             writer waiting (just woken), a reader may still enter (the kernel's reader lock
+ *             stealing, which the handoff bit can forbid: the model allows it).
+ * Trylocks:   fail while a writer holds or waits (the waiters flag is in the kernel's read-fail
+ *             mask, and a write trylock needs the count to be zero).
+ * Abstracted: handoff, optimistic spinning, and queue order among waiters (any waiter whose
+ *             guard holds may be scheduled).
  * Assertions: up_read without a read hold; up_write by a non-owner.
  */
 import { guardedOp, op, type ObjectId, type Sched, type Sim, type TaskId } from '../sim/index.ts';
@@ -23,6 +28,8 @@ export class RwSemaphore {
   writer: TaskId | null = null;
   /** Read holds per task (a task may hold several). */
   readonly readers = new Map<TaskId, number>();
+  /** Writers queued in down_write (the waiters flag is set while this is not zero). */
+  waitingWriters = 0;
 
   constructor(sim: Sim, name: string) {
     this.sim = sim;
@@ -42,15 +49,15 @@ export function* down_read(s: RwSemaphore): Sched {
   const me = yield guardedOp(
     `down_read(${s.name})`,
     [{ object: s.id, kind: 'acquire' }],
-    () => s.writer === null,
-    () => heldBy(s),
+    () => s.writer === null && !(s.waitingWriters > 0 && s.readers.size > 0),
+    () => (s.writer === null ? `${heldBy(s)}, a writer waiting` : heldBy(s)),
   );
   s.readers.set(me, (s.readers.get(me) ?? 0) + 1);
 }
 
 export function* down_read_trylock(s: RwSemaphore): Sched<boolean> {
   const me = yield op(`down_read_trylock(${s.name})`, [{ object: s.id, kind: 'acquire' }]);
-  if (s.writer !== null) return false;
+  if (s.writer !== null || s.waitingWriters > 0) return false;
   s.readers.set(me, (s.readers.get(me) ?? 0) + 1);
   return true;
 }
@@ -66,18 +73,25 @@ export function* up_read(s: RwSemaphore): Sched {
 
 export function* down_write(s: RwSemaphore): Sched {
   might_sleep(s.sim, `down_write(${s.name})`);
-  const me = yield guardedOp(
-    `down_write(${s.name})`,
+  const me = yield op(`down_write(${s.name})`, [{ object: s.id, kind: 'acquire' }]);
+  if (s.writer === null && s.readers.size === 0) {
+    s.writer = me;
+    return;
+  }
+  s.waitingWriters++;
+  yield guardedOp(
+    `down_write(${s.name}) wakes`,
     [{ object: s.id, kind: 'acquire' }],
     () => s.writer === null && s.readers.size === 0,
     () => heldBy(s),
   );
+  s.waitingWriters--;
   s.writer = me;
 }
 
 export function* down_write_trylock(s: RwSemaphore): Sched<boolean> {
   const me = yield op(`down_write_trylock(${s.name})`, [{ object: s.id, kind: 'acquire' }]);
-  if (s.writer !== null || s.readers.size > 0) return false;
+  if (s.writer !== null || s.readers.size > 0 || s.waitingWriters > 0) return false;
   s.writer = me;
   return true;
 }
