@@ -87,24 +87,22 @@ export function* luo_session_finish(sys: Syscalls, session_fd: number): Sched<nu
   );
 }
 
+/** The NUL-terminated string at the start of `bytes` (all of them without a NUL). */
+export function cString(bytes: Uint8Array): string {
+  const nul = bytes.indexOf(0);
+  return new TextDecoder().decode(bytes.subarray(0, nul < 0 ? bytes.length : nul));
+}
+
 /** GET_NAME: the session's name, or -errno. */
 export function* luo_get_session_name(sys: Syscalls, session_fd: number): Sched<string | number> {
   const s = liveupdate_session_get_name;
   const arg = s.encode({ size: s.size, reserved: 0 });
   const ret = yield* sys.ioctl(session_fd, LIVEUPDATE_SESSION_GET_NAME, arg);
   if (ret < 0) return ret;
-  const name = liveupdate_name_bytes(arg);
-  const nul = name.indexOf(0);
-  return new TextDecoder().decode(name.subarray(0, nul < 0 ? name.length : nul));
+  return cString(liveupdate_name_bytes(arg));
 }
 
 const MEMFD_PAGE = 4096;
-
-/** The NUL-terminated string at the start of `bytes`. */
-const cString = (bytes: Uint8Array): string => {
-  const nul = bytes.indexOf(0);
-  return new TextDecoder().decode(bytes.subarray(0, nul < 0 ? bytes.length : nul));
-};
 
 /**
  * A memfd of one page whose mapping gets `data` (NUL-terminated), preserved as `token`, then

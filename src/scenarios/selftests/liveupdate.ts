@@ -12,6 +12,7 @@
 import type { Sched } from '../../sim/index.ts';
 import type { Scenario } from '../../explore/scenario.ts';
 import {
+  cString,
   luo_create_session,
   luo_ensure_nofile_limit,
   luo_get_session_name,
@@ -136,9 +137,7 @@ function* readBack(ctx: ProgramContext, fd: number, expected: string, what: stri
   const n = yield* sys.read(fd, read_buf);
   t.ASSERT_EQ(n, enc.encode(expected).length, `read(${what})`);
   if (expected !== '') {
-    const nul = read_buf.indexOf(0);
-    const text = new TextDecoder().decode(read_buf.subarray(0, nul < 0 ? read_buf.length : nul));
-    t.ASSERT_STREQ(text, expected, `contents of ${what}`);
+    t.ASSERT_STREQ(cString(read_buf), expected, `contents of ${what}`);
   }
 }
 
